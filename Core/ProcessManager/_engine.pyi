@@ -1,0 +1,127 @@
+"""Typed surface of the native engine (ext/_engine.pyx over src/).
+
+The engine spawns with posix_spawn, drains every child's pipes on one epoll
+thread into ring buffers, reaps through pidfds and enforces deadlines.  This
+module converts types and releases the GIL; the policy lives in the Python
+modules above it.
+"""
+
+from typing import Optional, Sequence
+
+# Where a child's standard stream goes (arguments of spawn()).
+PIPE: int       # a pipe to the engine (stdin: written with Process.write)
+DEVNULL: int    # /dev/null
+STDOUT: int     # stderr only: merged into the stdout pipe
+
+# Stream selectors for Process.read / stream_info.
+OUT: int
+ERR: int
+
+class SpawnError(OSError):
+    """The program could not be started.
+
+    ``errno``, ``strerror`` and ``filename`` (the program, or the cwd when the
+    working directory is the cause) are set, as for any OSError; the
+    subclass raised is the matching builtin one where there is one
+    (FileNotFoundError, PermissionError, ...) through multiple inheritance.
+    """
+
+class Process:
+    """One child started by the engine.  Thread-safe."""
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def tag(self) -> int: ...
+    @property
+    def returncode(self) -> Optional[int]:
+        """None while running (or before the exit was collected); the exit
+        status, or minus the signal number that ended it."""
+    @property
+    def exited(self) -> bool: ...
+    @property
+    def timed_out(self) -> bool: ...
+    @property
+    def term_signal(self) -> Optional[int]: ...
+    @property
+    def start_time(self) -> float:
+        """time.monotonic() at spawn."""
+    @property
+    def exit_time(self) -> Optional[float]:
+        """time.monotonic() when the exit was collected."""
+    @property
+    def stdin_open(self) -> bool: ...
+    @property
+    def pipes_open(self) -> bool:
+        """True while stdout or stderr is still being drained (a descendant
+        may hold a pipe after the child itself has exited)."""
+
+    def write(self, data: bytes) -> int:
+        """Queue data for stdin without blocking; returns len(data).
+        Raises BrokenPipeError once the child has closed its stdin or exited,
+        ValueError when stdin was never a pipe or was closed by close_stdin."""
+    def close_stdin(self) -> None:
+        """Close stdin once the queued data is written (idempotent)."""
+    def pending_stdin(self) -> int:
+        """Bytes queued for stdin and not yet written."""
+
+    def read(self, stream: int, offset: int = 0, max_bytes: int = -1) -> tuple[bytes, int, int]:
+        """Everything buffered after absolute offset ``offset``.
+        Returns (data, first, missed): data starts at absolute offset
+        ``first`` (>= offset); ``missed`` bytes between offset and first were
+        overwritten by the ring before they could be read."""
+    def stream_info(self, stream: int) -> tuple[int, int, int, bool]:
+        """(end, dropped, lines, eof): bytes ever received, bytes overwritten,
+        newlines ever received, whether the pipe reached end of file."""
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Wait for the exit (GIL released).  True when exited."""
+    def wait_output(self, out_offset: int, err_offset: int, timeout: Optional[float] = None) -> bool:
+        """Wait until stdout passes out_offset or stderr passes err_offset,
+        or both pipes are at EOF (or closed).  True when that happened."""
+    def wait_eof(self, timeout: Optional[float] = None) -> bool:
+        """Wait until stdout and stderr are both at EOF or closed."""
+
+    def send_signal(self, sig: int) -> bool:
+        """Signal the child itself through its pidfd.  False when it has
+        already exited; never signals a recycled pid."""
+    def signal_group(self, sig: int) -> bool:
+        """Signal the child's process group.  Only while the child is not yet
+        reaped (its zombie keeps the group id from being reused); False
+        otherwise."""
+    def terminate(self, grace: float = 0.2, group: bool = True) -> None:
+        """SIGTERM now, SIGKILL after ``grace`` seconds if it has not exited;
+        to the whole group when ``group``.  Returns at once; wait() after."""
+    def set_timeout(self, seconds: Optional[float]) -> None:
+        """Deadline from now (None: none).  At the deadline the group is
+        ended as by terminate(grace) and timed_out becomes True."""
+    def close_pipes(self) -> None:
+        """Stop draining: close stdout/stderr (a descendant still writing
+        gets EPIPE).  Buffered output stays readable."""
+
+def spawn(
+    argv: Sequence[bytes],
+    *,
+    env: Optional[Sequence[bytes]] = None,
+    cwd: Optional[bytes] = None,
+    stdin: int = ...,          # DEVNULL, PIPE or a descriptor >= 0 (dup'd as the child's 0)
+    stdout: int = ...,         # PIPE or DEVNULL
+    stderr: int = ...,         # PIPE, DEVNULL or STDOUT
+    new_session: bool = False, # setsid() instead of a new process group
+    timeout: Optional[float] = None,
+    grace: float = 0.2,        # SIGTERM -> SIGKILL delay used by the timeout
+    capacity: int = ...,       # ring size per stream in bytes
+    growing: bool = False,     # grow instead of overwriting (full capture)
+    tag: int = 0,
+    notify: bool = False,      # report changes through wait_notices()
+) -> Process:
+    """Start argv[0] (searched in PATH of ``env``, or of os.environ when env
+    is None, when it has no slash).  Raises SpawnError on failure."""
+
+def wait_notices(timeout: Optional[float] = None) -> list[int]:
+    """Tags of the notify=True processes that got output, reached EOF or
+    exited since the previous call (each tag once).  Waits up to timeout
+    when there is none."""
+
+def stats() -> dict[str, int]:
+    """Engine counters: live processes, reactor running, spawns."""
