@@ -1,0 +1,173 @@
+"""Records of the processes an executor started, and the exit-time cleanup."""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from . import _engine
+from ._types import ExecutionMode
+
+# Finished records kept per registry before the oldest are dropped.
+MAX_FINISHED = 1000
+# At interpreter exit: SIGTERM to each group, SIGKILL after this, then wait.
+EXIT_GRACE = 0.2
+EXIT_WAIT = 0.5
+
+
+@dataclass(eq=False)
+class ProcessRecord:
+    """One process started by an executor, kept until cleanup."""
+
+    pid: int
+    command: str
+    mode: ExecutionMode
+    process: _engine.Process
+    start_time: float  # time.time() at start
+    encoding: str
+    detached: bool = False
+    via_shell: bool = False
+    stdin_piped: bool = False
+    # Read cursors of read_from_process: absolute offsets in each stream.
+    out_cursor: int = 0
+    err_cursor: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def running(self) -> bool:
+        return not self.process.exited
+
+    @property
+    def state(self) -> str:
+        """"running", "exited", "killed" (ended by a signal) or "timed_out"."""
+        proc = self.process
+        if not proc.exited:
+            return "running"
+        if proc.timed_out:
+            return "timed_out"
+        rc = proc.returncode
+        if rc is not None and rc < 0:
+            return "killed"
+        return "exited"
+
+    def info(self) -> dict[str, Any]:
+        proc = self.process
+        now = time.monotonic()
+        end = proc.exit_time if proc.exit_time is not None else now
+        return {
+            "pid": self.pid,
+            "command": self.command,
+            "mode": self.mode.value,
+            "state": self.state,
+            "status": self.state,
+            "start_time": self.start_time,
+            "running_time": max(0.0, end - proc.start_time),
+            "return_code": proc.returncode,
+            "timed_out": proc.timed_out,
+            "detached": self.detached,
+            "stdin_open": proc.stdin_open,
+        }
+
+
+def end_record(record: ProcessRecord) -> None:
+    """Forget a record's pipes: a descendant still holding them gets EPIPE
+    from now on, and the descriptors are not leaked."""
+    if record.process.pipes_open:
+        record.process.close_pipes()
+
+
+class Registry:
+    """Thread-safe map pid -> record, in start order."""
+
+    def __init__(self, max_finished: int = MAX_FINISHED) -> None:
+        self._lock = threading.Lock()
+        self._records: collections.OrderedDict[int, ProcessRecord] = collections.OrderedDict()
+        self.max_finished = max_finished
+        _all_registries.add(self)
+
+    def add(self, record: ProcessRecord) -> None:
+        dropped: list[ProcessRecord] = []
+        with self._lock:
+            old = self._records.pop(record.pid, None)  # a reused pid: the old one has exited
+            if old is not None:
+                dropped.append(old)
+            self._records[record.pid] = record
+            if len(self._records) > self.max_finished:
+                finished = [r for r in self._records.values() if not r.running]
+                for r in finished[: max(0, len(finished) - self.max_finished)]:
+                    del self._records[r.pid]
+                    dropped.append(r)
+        for r in dropped:
+            end_record(r)
+
+    def get(self, pid: int) -> Optional[ProcessRecord]:
+        with self._lock:
+            return self._records.get(pid)
+
+    def records(self) -> list[ProcessRecord]:
+        with self._lock:
+            return list(self._records.values())
+
+    def running(self) -> list[ProcessRecord]:
+        return [r for r in self.records() if r.running]
+
+    def cleanup(self) -> int:
+        """Remove the finished records; return how many were removed."""
+        with self._lock:
+            finished = [r for r in self._records.values() if not r.running]
+            for r in finished:
+                del self._records[r.pid]
+        for r in finished:
+            end_record(r)
+        return len(finished)
+
+    def discard(self, record: ProcessRecord) -> bool:
+        with self._lock:
+            if self._records.get(record.pid) is record:
+                del self._records[record.pid]
+                removed = True
+            else:
+                removed = False
+        if removed:
+            end_record(record)
+        return removed
+
+
+_all_registries: "weakref.WeakSet[Registry]" = weakref.WeakSet()
+default_registry = Registry()
+
+
+def find(pid: int, registry: Optional[Registry] = None) -> Optional[ProcessRecord]:
+    """The record of ``pid`` in ``registry``, else in the default registry,
+    else in any executor: a managed pid is always found, so it is always
+    signalled through its pidfd rather than by number."""
+    if registry is not None:
+        rec = registry.get(pid)
+        if rec is not None:
+            return rec
+    rec = default_registry.get(pid)
+    if rec is not None:
+        return rec
+    for reg in list(_all_registries):
+        rec = reg.get(pid)
+        if rec is not None:
+            return rec
+    return None
+
+
+def _end_at_exit() -> None:
+    """End the still-running managed processes, except detached ones."""
+    victims = [r for reg in list(_all_registries) for r in reg.running() if not r.detached]
+    for r in victims:
+        r.process.terminate(EXIT_GRACE, True)
+    deadline = time.monotonic() + EXIT_GRACE + EXIT_WAIT
+    for r in victims:
+        r.process.wait(max(0.0, deadline - time.monotonic()))
+
+
+atexit.register(_end_at_exit)

@@ -1,0 +1,50 @@
+"""Building an ExecutionResult from an engine Process."""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+from . import _engine
+from ._command import describe_exit
+from ._text import decode_prefix
+from ._types import ExecutionMode, ExecutionResult
+
+
+def read_all(proc: _engine.Process, stream: int, encoding: str) -> tuple[str, int]:
+    """Everything still buffered in ``stream``, decoded; and the bytes dropped."""
+    data, _first, _missed = proc.read(stream, 0)
+    _end, dropped, _lines, eof = proc.stream_info(stream)
+    # While a descendant still holds the pipe, a split character at the end
+    # is left out rather than replaced.
+    text, _used = decode_prefix(data, encoding, final=eof or not proc.pipes_open)
+    return text, dropped
+
+
+def finished_result(proc: _engine.Process, command: str, mode: ExecutionMode,
+                    timeout: Optional[float], encoding: str, via_shell: bool) -> ExecutionResult:
+    """The result of a process that has exited (or is being given up on)."""
+    stdout, out_dropped = read_all(proc, _engine.OUT, encoding)
+    stderr, err_dropped = read_all(proc, _engine.ERR, encoding)
+    rc = proc.returncode
+    timed_out = proc.timed_out
+    end = proc.exit_time if proc.exit_time is not None else time.monotonic()
+    sig = proc.term_signal
+    if sig is None and rc is not None and rc < 0:
+        sig = -rc
+    return ExecutionResult(
+        success=rc == 0 and not timed_out,
+        command=command,
+        pid=proc.pid,
+        return_code=rc,
+        stdout=stdout,
+        stderr=stderr,
+        execution_time=max(0.0, end - proc.start_time),
+        mode=mode,
+        error=describe_exit(rc, timed_out, timeout, via_shell) if rc is not None or timed_out
+        else "process did not exit",
+        timed_out=timed_out,
+        signal=sig,
+        stdout_dropped=out_dropped,
+        stderr_dropped=err_dropped,
+    )

@@ -1,0 +1,274 @@
+"""Watching and talking to processes: active list, status of any pid,
+request/response on stdin/stdout, waiting, terminating and cleanup."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from typing import Any, Optional, Pattern, Union
+
+import psutil
+
+from . import _engine
+from ._command import BadArgument, check_timeout
+from ._lookup import check_pid, failure, managed
+from ._registry import ProcessRecord, Registry, default_registry, find
+from ._text import decode_prefix
+from .process_writer import encode_input, write_record
+
+__all__ = [
+    "get_active_processes", "get_process_status", "communicate_with_process",
+    "terminate_managed_process", "cleanup_finished_processes", "wait_for_process",
+]
+
+# communicate_with_process: once a complete line has arrived, more output is
+# awaited this long before the response is taken as complete.
+SETTLE = 0.01
+
+# psutil.Process objects kept between get_process_status calls, so that
+# cpu_percent measures since the previous call.
+_STATUS_CACHE_MAX = 1024
+_status_cache: dict[int, psutil.Process] = {}
+_status_lock = threading.Lock()
+
+
+def get_active_processes(*, _registry: Optional[Registry] = None) -> dict[int, dict[str, Any]]:
+    """{pid: info} of the running managed processes (info: ``command``,
+    ``mode``, ``state``, ``start_time``, ``running_time``...)."""
+    registry = _registry if _registry is not None else default_registry
+    return {r.pid: r.info() for r in registry.running()}
+
+
+def cleanup_finished_processes(*, _registry: Optional[Registry] = None) -> int:
+    """Forget the managed processes that have finished; return how many."""
+    registry = _registry if _registry is not None else default_registry
+    return registry.cleanup()
+
+
+def _psutil_process(pid: int) -> psutil.Process:
+    """A cached psutil.Process for pid (a new one if the pid was reused)."""
+    with _status_lock:
+        cached = _status_cache.get(pid)
+    if cached is not None and cached.is_running():
+        return cached
+    proc = psutil.Process(pid)
+    with _status_lock:
+        if len(_status_cache) >= _STATUS_CACHE_MAX:
+            _status_cache.clear()
+        _status_cache[pid] = proc
+    return proc
+
+
+def _cpu_percent(proc: psutil.Process, first: bool) -> float:
+    """cpu_percent since the previous call; on the first call, the average
+    over the process's lifetime (psutil alone would say 0.0)."""
+    percent = proc.cpu_percent(None)
+    if not first:
+        return percent
+    times = proc.cpu_times()
+    elapsed = time.time() - proc.create_time()
+    return 100.0 * (times.user + times.system) / elapsed if elapsed > 0 else 0.0
+
+
+def _record_status(record: ProcessRecord) -> dict[str, Any]:
+    info = record.info()
+    info.update({"success": True, "managed": True, "os_status": None, "name": None,
+                 "cmdline": None, "cpu_percent": 0.0, "memory_info": None, "num_threads": 0,
+                 "create_time": record.start_time, "error": None})
+    return info
+
+
+def get_process_status(pid: int, *, _registry: Optional[Registry] = None) -> Optional[dict[str, Any]]:
+    """Status of any pid; None when there is no such process.
+
+    ``status`` is "running" while the process is alive (whatever the
+    scheduler says: ``os_status`` holds that), else a finished state
+    ("exited", "killed", "timed_out").  Also ``cpu_percent``,
+    ``memory_info`` (psutil's named tuple: ``.rss``), ``name``,
+    ``cmdline``, ``num_threads``, ``create_time``, ``managed``.
+    """
+    error = check_pid(pid)
+    if error is not None:
+        return failure(pid, error, status=None)
+    record = find(pid, _registry)
+    if record is not None and not record.running:
+        return _record_status(record)  # the pid may already be someone else's
+    try:
+        with _status_lock:
+            first = pid not in _status_cache
+        proc = _psutil_process(pid)
+        with proc.oneshot():
+            os_status = proc.status()
+            status: dict[str, Any] = {
+                "success": True,
+                "pid": pid,
+                "status": "exited" if os_status == psutil.STATUS_ZOMBIE else "running",
+                "os_status": os_status,
+                "name": proc.name(),
+                "create_time": proc.create_time(),
+                "running_time": max(0.0, time.time() - proc.create_time()),
+                "managed": record is not None,
+                "error": None,
+            }
+            for key, getter in (("cmdline", proc.cmdline), ("memory_info", proc.memory_info),
+                                ("num_threads", proc.num_threads), ("ppid", proc.ppid)):
+                try:
+                    status[key] = getter()
+                except psutil.AccessDenied:
+                    status[key] = None
+            try:
+                status["cpu_percent"] = _cpu_percent(proc, first)
+            except psutil.AccessDenied:
+                status["cpu_percent"] = None
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        if record is not None:
+            return _record_status(record)
+        return None
+    except psutil.AccessDenied as exc:
+        return failure(pid, f"permission denied to inspect pid {pid}: {exc}", status="running")
+    if record is not None:
+        info = record.info()
+        status.update(command=info["command"], mode=info["mode"], state=info["state"],
+                      return_code=info["return_code"], start_time=info["start_time"])
+    else:
+        status["command"] = " ".join(status.get("cmdline") or []) or status["name"]
+    return status
+
+
+def communicate_with_process(pid: int, data: Any = None, timeout: float = 5.0,
+                             until: Union[str, Pattern[str], None] = None,
+                             settle: float = SETTLE, *,
+                             _registry: Optional[Registry] = None) -> dict[str, Any]:
+    """Write ``data`` to a managed process, then return the output produced
+    in response: as soon as a complete line has arrived and nothing more
+    comes within ``settle`` seconds, or when ``until`` (a regex) matches the
+    response, or at ``timeout``.  The read cursor moves past the response,
+    so read_from_process does not return it again.  Returns ``response``
+    (stdout then stderr), ``stdout``, ``stderr``, ``bytes_written``,
+    ``matched``, ``timed_out``, ``success`` and ``error``."""
+    record, error = managed(pid, "communicate with it", _registry)
+    if record is None:
+        assert error is not None
+        return error
+    try:
+        seconds = check_timeout(timeout)
+        settle_s = check_timeout(settle, "settle") or 0.0
+        pattern = re.compile(until) if isinstance(until, str) else until
+        if pattern is not None and not isinstance(pattern, re.Pattern):
+            raise BadArgument(f"until must be a regex str or pattern, not {type(until).__name__}")
+        payload = encode_input(record, data) if data is not None else b""
+    except re.error as exc:
+        return failure(pid, f"invalid until pattern: {exc}")
+    except BadArgument as exc:
+        return failure(pid, str(exc))
+    proc = record.process
+    # The response is what comes after the current end of each stream.
+    cursors = {_engine.OUT: proc.stream_info(_engine.OUT)[0], _engine.ERR: proc.stream_info(_engine.ERR)[0]}
+    written = 0
+    if data is not None:
+        outcome = write_record(record, payload)
+        if not outcome["success"]:
+            return outcome
+        written = outcome["bytes_written"]
+    chunks: dict[int, bytearray] = {_engine.OUT: bytearray(), _engine.ERR: bytearray()}
+    deadline = None if seconds is None else time.monotonic() + seconds
+    matched = False
+    timed_out = False
+    eof = False
+
+    def text(stream: int) -> str:
+        return decode_prefix(bytes(chunks[stream]), record.encoding, final=eof)[0]
+
+    while True:
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            timed_out = True
+            break
+        has_line = pattern is None and any(b"\n" in c for c in chunks.values())
+        wait = min(settle_s, left) if has_line and left is not None else settle_s if has_line else left
+        if not proc.wait_output(cursors[_engine.OUT], cursors[_engine.ERR], wait):
+            if has_line:
+                break  # a complete line, and nothing more immediately
+            continue  # the deadline check above ends the loop
+        for stream in (_engine.OUT, _engine.ERR):
+            chunk, first, _missed = proc.read(stream, cursors[stream])
+            chunks[stream] += chunk
+            cursors[stream] = first + len(chunk)
+        eof = proc.stream_info(_engine.OUT)[3] and proc.stream_info(_engine.ERR)[3]
+        if pattern is not None and pattern.search(text(_engine.OUT) + text(_engine.ERR)):
+            matched = True
+            break
+        if eof:
+            break
+    with record.lock:
+        record.out_cursor = max(record.out_cursor, cursors[_engine.OUT])
+        record.err_cursor = max(record.err_cursor, cursors[_engine.ERR])
+    stdout, stderr = text(_engine.OUT), text(_engine.ERR)
+    got = bool(stdout or stderr)
+    if pattern is not None and not matched:
+        error_text: Optional[str] = f"pattern {pattern.pattern!r} not seen" + (
+            f" within {seconds:g} s" if timed_out and seconds is not None else " before end of output")
+    elif not got and timed_out and seconds is not None:
+        error_text = f"no response within {seconds:g} s"
+    elif not got and eof:
+        error_text = "the process closed its output without responding"
+    else:
+        error_text = None
+    return {
+        "success": error_text is None,
+        "pid": pid,
+        "bytes_written": written,
+        "response": stdout + stderr,
+        "stdout": stdout,
+        "stderr": stderr,
+        "matched": matched if pattern is not None else None,
+        "timed_out": timed_out,
+        "eof": eof,
+        "state": record.state,
+        "error": error_text,
+    }
+
+
+def wait_for_process(pid: int, timeout: Optional[float] = None, *,
+                     _registry: Optional[Registry] = None) -> dict[str, Any]:
+    """Wait up to ``timeout`` seconds (None: no limit) for a managed process
+    to exit.  ``success`` is True once it has exited; ``return_code``."""
+    record, error = managed(pid, "wait for it", _registry)
+    if record is None:
+        assert error is not None
+        return error
+    try:
+        seconds = check_timeout(timeout)
+    except BadArgument as exc:
+        return failure(pid, str(exc))
+    exited = record.process.wait(seconds)
+    return {"success": exited, "pid": pid, "return_code": record.process.returncode,
+            "state": record.state, "timed_out": not exited,
+            "error": None if exited else f"still running after {seconds:g} s"}
+
+
+def terminate_managed_process(pid: int, timeout: float = 5.0, *,
+                              _registry: Optional[Registry] = None) -> dict[str, Any]:
+    """End a managed process and its process group: SIGTERM, SIGKILL after
+    ``timeout`` seconds; returns once it has exited."""
+    error = check_pid(pid)
+    if error is not None:
+        return failure(pid, error)
+    record, error_dict = managed(pid, "terminate it as a managed process", _registry)
+    if record is None:
+        assert error_dict is not None
+        return error_dict
+    try:
+        seconds = check_timeout(timeout)
+    except BadArgument as exc:
+        return failure(pid, str(exc))
+    grace = 5.0 if seconds is None else seconds
+    proc = record.process
+    was_running = not proc.exited
+    if was_running:
+        proc.terminate(grace, True)
+        if not proc.wait(grace + 5.0):
+            return failure(pid, f"pid {pid} is still alive after SIGKILL")
+    return {"success": True, "pid": pid, "was_running": was_running,
+            "return_code": proc.returncode, "state": record.state, "error": None}

@@ -1,0 +1,159 @@
+"""Reading the output of managed processes.
+
+Each record keeps a cursor per stream: read_from_process returns what was
+produced since the previous read, waiting up to ``timeout`` when there is
+nothing new.  The output lives in the engine's ring buffers; what the ring
+overwrote before it was read is reported as ``dropped``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+from . import _engine
+from ._command import BadArgument, check_timeout
+from ._lookup import failure, managed
+from ._registry import ProcessRecord, Registry
+from ._text import decode_prefix
+
+__all__ = ["read_from_process", "get_process_output_info"]
+
+Offset = Union[int, tuple[int, int]]
+
+
+def _cut_lines(data: bytes, max_lines: Optional[int]) -> bytes:
+    """The first ``max_lines`` lines of data (all of it when None)."""
+    if max_lines is None:
+        return data
+    end = -1
+    for _ in range(max_lines):
+        end = data.find(b"\n", end + 1)
+        if end < 0:
+            return data
+    return data[: end + 1]
+
+
+def _check_offset(offset: object) -> Optional[tuple[int, int]]:
+    if offset is None:
+        return None
+    if isinstance(offset, int) and not isinstance(offset, bool) and offset >= 0:
+        return offset, offset
+    if (isinstance(offset, tuple) and len(offset) == 2
+            and all(isinstance(o, int) and not isinstance(o, bool) and o >= 0 for o in offset)):
+        return offset[0], offset[1]
+    raise BadArgument(f"offset must be an int >= 0 or a (stdout, stderr) pair, got {offset!r}")
+
+
+def read_record(record: ProcessRecord, timeout: Optional[float] = 0.0, max_lines: Optional[int] = None,
+                offset: Optional[tuple[int, int]] = None) -> dict[str, Any]:
+    proc = record.process
+    with record.lock:
+        out_off, err_off = offset if offset is not None else (record.out_cursor, record.err_cursor)
+    out_end = proc.stream_info(_engine.OUT)[0]
+    err_end = proc.stream_info(_engine.ERR)[0]
+    if (timeout is None or timeout > 0) and out_end <= out_off and err_end <= err_off:
+        proc.wait_output(out_off, err_off, timeout)
+    texts: dict[int, str] = {}
+    ends: dict[int, int] = {}
+    missed_total = 0
+    lines = 0
+    for stream, start in ((_engine.OUT, out_off), (_engine.ERR, err_off)):
+        eof = proc.stream_info(stream)[3]  # before the read: then data is all there is
+        data, first, missed = proc.read(stream, start)
+        missed_total += missed
+        whole = len(data)
+        data = _cut_lines(data, max_lines)
+        # A character split at the end stays for the next read, unless no more can come.
+        text, used = decode_prefix(data, record.encoding, final=eof and len(data) == whole)
+        texts[stream] = text
+        ends[stream] = first + used
+        lines += data[:used].count(b"\n")
+    with record.lock:
+        record.out_cursor, record.err_cursor = ends[_engine.OUT], ends[_engine.ERR]
+    out_info = proc.stream_info(_engine.OUT)
+    err_info = proc.stream_info(_engine.ERR)
+    stdout, stderr = texts[_engine.OUT], texts[_engine.ERR]
+    return {
+        "success": True,
+        "pid": record.pid,
+        "stdout": stdout,
+        "stderr": stderr,
+        "output": stdout + stderr,
+        "lines": lines,
+        "dropped": missed_total,
+        "stdout_offset": ends[_engine.OUT],
+        "stderr_offset": ends[_engine.ERR],
+        "has_more": ends[_engine.OUT] < out_info[0] or ends[_engine.ERR] < err_info[0],
+        "eof": out_info[3] and err_info[3],
+        "state": record.state,
+        "running": record.running,
+        "return_code": proc.returncode,
+        "error": None,
+    }
+
+
+def read_from_process(pid: int, timeout: Optional[float] = 0.0, max_lines: Optional[int] = None,
+                      offset: Optional[Offset] = None, *,
+                      _registry: Optional[Registry] = None) -> dict[str, Any]:
+    """Output of a managed process produced since the previous read.
+
+    Waits up to ``timeout`` seconds (None: until there is output or EOF)
+    when nothing new is there.  ``max_lines`` caps the lines returned per
+    stream (the rest stays for the next read).  ``offset`` re-reads from an
+    absolute byte offset (an int for both streams, or a (stdout, stderr)
+    pair) as far as the ring still holds it.  Returns a dict: ``stdout``,
+    ``stderr``, ``output`` (both), ``lines``, ``dropped`` (bytes the ring
+    overwrote before they were read), ``stdout_offset``/``stderr_offset``
+    (where the next read starts), ``eof``, ``state``, ``success``, ``error``.
+    """
+    record, error = managed(pid, "read its output", _registry)
+    if record is None:
+        assert error is not None
+        return error
+    try:
+        seconds = check_timeout(timeout) if timeout is not None else None
+        start = _check_offset(offset)
+        if max_lines is not None and (isinstance(max_lines, bool) or not isinstance(max_lines, int)
+                                      or max_lines < 1):
+            raise BadArgument(f"max_lines must be a positive int, got {max_lines!r}")
+    except BadArgument as exc:
+        return failure(pid, str(exc))
+    return read_record(record, seconds, max_lines, start)
+
+
+def output_info(record: ProcessRecord) -> dict[str, Any]:
+    proc = record.process
+    out_end, out_dropped, out_lines, out_eof = proc.stream_info(_engine.OUT)
+    err_end, err_dropped, err_lines, err_eof = proc.stream_info(_engine.ERR)
+    with record.lock:
+        unread = max(0, out_end - record.out_cursor) + max(0, err_end - record.err_cursor)
+    return {
+        "success": True,
+        "pid": record.pid,
+        "size": out_end + err_end,
+        "lines": out_lines + err_lines,
+        "stdout_size": out_end,
+        "stderr_size": err_end,
+        "stdout_lines": out_lines,
+        "stderr_lines": err_lines,
+        "dropped": out_dropped + err_dropped,
+        "stdout_dropped": out_dropped,
+        "stderr_dropped": err_dropped,
+        "unread": unread,
+        "eof": out_eof and err_eof,
+        "state": record.state,
+        "running": record.running,
+        "return_code": proc.returncode,
+        "error": None,
+    }
+
+
+def get_process_output_info(pid: int, *, _registry: Optional[Registry] = None) -> dict[str, Any]:
+    """Counters of a managed process's output: ``size`` (bytes produced),
+    ``lines``, per-stream sizes, lines and drops, ``dropped``, ``unread``
+    (bytes after the read cursors) and the run ``state``."""
+    record, error = managed(pid, "report on its output", _registry)
+    if record is None:
+        assert error is not None
+        return error
+    return output_info(record)
