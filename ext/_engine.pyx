@@ -1,0 +1,446 @@
+# cython: language_level=3, boundscheck=False, wraparound=False
+"""Bindings over the native engine (src/).
+
+Converts between Python and C and releases the GIL around every call that
+can wait.  No policy lives here: see the Python modules of the package.
+"""
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.exc cimport PyErr_CheckSignals
+from libc.errno cimport EACCES, EBADF, EISDIR, EMFILE, ENAMETOOLONG, ENFILE, ENOENT, ENOEXEC, ENOMEM, ENOTDIR, EPERM, EPIPE, EAGAIN, E2BIG
+from libc.stdint cimport int64_t, uint64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport strerror
+
+from pm_engine cimport *
+from pm_ring cimport *
+from pm_spawn cimport *
+
+import math
+import os
+import threading
+
+PIPE = PM_PIPE
+DEVNULL = PM_DEVNULL
+STDOUT = PM_STDOUT
+OUT = PM_OUT
+ERR = PM_ERR
+
+DEFAULT_CAPACITY = 1 << 20
+
+cdef unsigned long _main_thread_ident = threading.main_thread().ident
+# The main thread wakes this often while waiting, to run signal handlers
+# (Ctrl-C).  Other threads wait in one piece.
+cdef int64_t _SIGNAL_SLICE_NS = 100_000_000
+
+
+class SpawnError(OSError):
+    """The program could not be started (errno, strerror, filename)."""
+
+
+class _SpawnNotFound(SpawnError, FileNotFoundError):
+    pass
+
+
+class _SpawnPermission(SpawnError, PermissionError):
+    pass
+
+
+class _SpawnNotADirectory(SpawnError, NotADirectoryError):
+    pass
+
+
+class _SpawnIsADirectory(SpawnError, IsADirectoryError):
+    pass
+
+
+_SPAWN_ERROR_CLASS = {
+    ENOENT: _SpawnNotFound,
+    EACCES: _SpawnPermission,
+    EPERM: _SpawnPermission,
+    ENOTDIR: _SpawnNotADirectory,
+    EISDIR: _SpawnIsADirectory,
+}
+
+
+cdef object _spawn_error(const pm_spawn_error *e, object program):
+    cdef int err = e.err
+    culprit = e.culprit
+    path = os.fsdecode(<bytes>e.path) if e.path[0] != 0 else None
+    if culprit == PM_CULPRIT_CWD:
+        what = {ENOENT: "working directory does not exist",
+                ENOTDIR: "working directory is not a directory",
+                EACCES: "working directory is not accessible"}.get(err, "cannot enter working directory")
+    elif culprit == PM_CULPRIT_PROGRAM:
+        what = {ENOENT: "command not found",
+                EACCES: "permission denied (not an executable file)",
+                ENOEXEC: "exec format error (not a binary, and no #! line)",
+                EISDIR: "is a directory, not a program",
+                ENAMETOOLONG: "program path too long",
+                E2BIG: "argument list and environment too long"}.get(err, strerror(err).decode())
+        path = path or program
+    elif culprit == PM_CULPRIT_SYSTEM:
+        what = {EMFILE: "too many open files in this process (RLIMIT_NOFILE reached)",
+                ENFILE: "too many open files in the system",
+                EAGAIN: "cannot create a process (RLIMIT_NPROC or pid limit reached)",
+                ENOMEM: "out of memory"}.get(err, strerror(err).decode())
+        what = f"{what} while starting {program!r}"
+        path = None
+    else:
+        what = "invalid spawn arguments"
+    cls = _SPAWN_ERROR_CLASS.get(err, SpawnError) if culprit != PM_CULPRIT_SYSTEM else SpawnError
+    if path is None:
+        return cls(err, what)
+    return cls(err, what, path)
+
+
+cdef int64_t _seconds_to_ns(object seconds, str name) except -2:
+    """None -> -1; a finite, non-negative number -> nanoseconds."""
+    if seconds is None:
+        return -1
+    s = float(seconds)
+    if math.isnan(s) or s < 0:
+        raise ValueError(f"{name} must be a non-negative number of seconds, not {seconds!r}")
+    if s > 1e9:
+        s = 1e9  # about 31 years: "no deadline" in practice, no overflow
+    return <int64_t>(s * 1e9)
+
+
+cdef bytes _checked_bytes(object value, str what):
+    if not isinstance(value, bytes):
+        raise TypeError(f"{what} must be bytes, not {type(value).__name__}")
+    if b"\0" in <bytes>value:
+        raise ValueError(f"{what} contains a NUL byte")
+    return <bytes>value
+
+
+cdef char **_cstring_array(list items) except NULL:
+    """A NULL-terminated array pointing into the bytes of items (kept alive
+    by the caller)."""
+    cdef Py_ssize_t n = len(items), i
+    cdef char **arr = <char **>malloc((n + 1) * sizeof(char *))
+    if arr == NULL:
+        raise MemoryError()
+    for i in range(n):
+        arr[i] = PyBytes_AS_STRING(items[i])
+    arr[n] = NULL
+    return arr
+
+
+cdef class Process:
+    """One child started by the engine.  Thread-safe."""
+
+    cdef pm_proc *p
+    cdef readonly int pid
+    cdef readonly unsigned long long tag
+
+    def __dealloc__(self):
+        if self.p != NULL:
+            pm_proc_release(self.p)
+            self.p = NULL
+
+    def __repr__(self):
+        return f"<_engine.Process pid={self.pid} returncode={self.returncode}>"
+
+    cdef pm_status _status(self):
+        cdef pm_status st
+        pm_proc_status(self.p, &st)
+        return st
+
+    @property
+    def returncode(self):
+        cdef pm_status st = self._status()
+        if not st.exited or st.status_lost or st.forked_away:
+            return None
+        return -st.term_signal if st.term_signal else st.exit_code
+
+    @property
+    def exited(self):
+        return bool(self._status().exited)
+
+    @property
+    def status_lost(self):
+        """The exit status was collected by someone else in this process
+        (a SIGCHLD handler calling waitpid(-1), or SIGCHLD ignored)."""
+        return bool(self._status().status_lost)
+
+    @property
+    def forked_away(self):
+        """True in a fork() child for processes its parent started."""
+        return bool(self._status().forked_away)
+
+    @property
+    def timed_out(self):
+        return bool(self._status().timed_out)
+
+    @property
+    def term_signal(self):
+        cdef pm_status st = self._status()
+        return st.term_signal if st.exited and st.term_signal else None
+
+    @property
+    def start_time(self):
+        return self._status().start_ns / 1e9
+
+    @property
+    def exit_time(self):
+        cdef pm_status st = self._status()
+        return st.exit_ns / 1e9 if st.exited and st.exit_ns else None
+
+    @property
+    def stdin_open(self):
+        return bool(self._status().stdin_open)
+
+    @property
+    def pipes_open(self):
+        return bool(self._status().pipes_open)
+
+    def pending_stdin(self):
+        return self._status().stdin_pending
+
+    def write(self, data):
+        cdef bytes b = bytes(data) if not isinstance(data, bytes) else data
+        cdef const char *buf = PyBytes_AS_STRING(b)
+        cdef size_t n = len(b)
+        cdef int rc
+        with nogil:
+            rc = pm_proc_write(self.p, buf, n)
+        if rc == 0:
+            return n
+        if rc == -EPIPE:
+            raise BrokenPipeError(EPIPE, "the process closed its stdin or exited")
+        if rc == -EBADF:
+            raise ValueError("stdin of this process is not a pipe or was closed")
+        if rc == -ENOMEM:
+            raise MemoryError("no memory to queue stdin data")
+        raise OSError(-rc, strerror(-rc).decode())
+
+    def close_stdin(self):
+        with nogil:
+            pm_proc_close_stdin(self.p)
+
+    def read(self, int stream, unsigned long long offset=0, Py_ssize_t max_bytes=-1):
+        if stream != PM_OUT and stream != PM_ERR:
+            raise ValueError(f"stream must be OUT or ERR, not {stream!r}")
+        cdef uint64_t first
+        cdef size_t n = pm_proc_available(self.p, stream, offset)
+        if max_bytes >= 0 and n > <size_t>max_bytes:
+            n = <size_t>max_bytes
+        data = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>n)
+        cdef size_t got = pm_proc_read(self.p, stream, offset, PyBytes_AS_STRING(data), n, &first)
+        if got != n:  # overwritten meanwhile: keep what was copied
+            data = data[:got]
+        return data, first, (first - offset if first > offset else 0)
+
+    def stream_info(self, int stream):
+        if stream != PM_OUT and stream != PM_ERR:
+            raise ValueError(f"stream must be OUT or ERR, not {stream!r}")
+        cdef pm_stream_info si
+        pm_proc_stream_info(self.p, stream, &si)
+        return si.end, si.dropped, si.lines, bool(si.eof)
+
+    cdef bint _wait(self, int what, uint64_t out_off, uint64_t err_off, object timeout) except -1:
+        cdef int64_t deadline = _seconds_to_ns(timeout, "timeout")
+        if deadline >= 0:
+            deadline += pm_now_ns()
+        cdef bint sliced = threading.get_ident() == _main_thread_ident
+        cdef int64_t until
+        cdef bint ok
+        while True:
+            until = deadline
+            if sliced:
+                until = pm_now_ns() + _SIGNAL_SLICE_NS
+                if deadline >= 0 and deadline < until:
+                    until = deadline
+            with nogil:
+                ok = pm_proc_wait(self.p, what, out_off, err_off, until)
+            if ok:
+                return True
+            if deadline >= 0 and pm_now_ns() >= deadline:
+                return False
+            PyErr_CheckSignals()
+
+    def wait(self, timeout=None):
+        return self._wait(PM_WAIT_EXIT, 0, 0, timeout)
+
+    def wait_output(self, unsigned long long out_offset, unsigned long long err_offset, timeout=None):
+        return self._wait(PM_WAIT_OUTPUT, out_offset, err_offset, timeout)
+
+    def wait_eof(self, timeout=None):
+        return self._wait(PM_WAIT_EOF, 0, 0, timeout)
+
+    def send_signal(self, int sig):
+        return self._signal(sig, False)
+
+    def signal_group(self, int sig):
+        return self._signal(sig, True)
+
+    cdef object _signal(self, int sig, bint group):
+        cdef int rc
+        with nogil:
+            rc = pm_proc_signal(self.p, sig, group)
+        if rc < 0:
+            raise OSError(-rc, strerror(-rc).decode())
+        return rc == 1
+
+    def terminate(self, grace=0.2, bint group=True):
+        cdef int64_t g = _seconds_to_ns(grace, "grace")
+        cdef int rc
+        with nogil:
+            rc = pm_proc_terminate(self.p, g if g >= 0 else 0, group)
+        if rc < 0:
+            raise OSError(-rc, strerror(-rc).decode())
+
+    def set_timeout(self, seconds, grace=0.2):
+        cdef int64_t t = _seconds_to_ns(seconds, "timeout")
+        cdef int64_t g = _seconds_to_ns(grace, "grace")
+        pm_proc_set_timeout(self.p, t, g if g >= 0 else 0)
+
+    def close_pipes(self):
+        pm_proc_close_pipes(self.p)
+
+
+def spawn(argv, *, env=None, cwd=None, int stdin=PM_DEVNULL, int stdout=PM_PIPE,
+          int stderr=PM_PIPE, bint new_session=False, timeout=None, grace=0.2,
+          Py_ssize_t capacity=DEFAULT_CAPACITY, bint growing=False,
+          unsigned long long tag=0, bint notify=False):
+    """Start argv; see _engine.pyi."""
+    if isinstance(argv, (bytes, str)) or not hasattr(argv, "__len__"):
+        raise TypeError("argv must be a sequence of bytes")
+    cdef list args = [_checked_bytes(a, "argv item") for a in argv]
+    if not args or not args[0]:
+        raise ValueError("argv must name a program")
+    cdef list envs = None
+    cdef bytes path = None
+    if env is not None:
+        if isinstance(env, (bytes, str)):
+            raise TypeError("env must be a sequence of b'NAME=value'")
+        envs = [_checked_bytes(item, "env item") for item in env]
+        for item in envs:
+            if b"=" not in item:
+                raise ValueError("env items must look like b'NAME=value'")
+            if item.startswith(b"PATH="):
+                path = item[5:]
+    else:
+        path = os.environb.get(b"PATH")
+    cdef bytes cwd_b = _checked_bytes(cwd, "cwd") if cwd is not None else None
+    if stdin < 0 and stdin != PM_PIPE and stdin != PM_DEVNULL:
+        raise ValueError("stdin must be PIPE, DEVNULL or a descriptor")
+    if capacity < 0:
+        raise ValueError("capacity must be >= 0")
+
+    cdef pm_start_opts o
+    cdef pm_spawn_error e
+    cdef pm_proc *p = NULL
+    cdef int rc
+    o.spawn.argv = NULL
+    o.spawn.envp = NULL
+    o.spawn.path = PyBytes_AS_STRING(path) if path is not None else NULL
+    o.spawn.cwd = PyBytes_AS_STRING(cwd_b) if cwd_b is not None else NULL
+    o.spawn.stdin_mode = stdin
+    o.spawn.stdout_mode = stdout
+    o.spawn.stderr_mode = stderr
+    o.spawn.new_session = new_session
+    o.timeout_ns = _seconds_to_ns(timeout, "timeout")
+    o.grace_ns = _seconds_to_ns(grace, "grace")
+    if o.grace_ns < 0:
+        o.grace_ns = 0
+    o.ring_limit = 0 if growing else (<size_t>capacity if capacity > 0 else DEFAULT_CAPACITY)
+    o.tag = tag
+    o.notify = notify
+    try:
+        o.spawn.argv = _cstring_array(args)
+        if envs is not None:
+            o.spawn.envp = _cstring_array(envs)
+            with nogil:
+                rc = pm_start(&o, &p, &e)
+        else:
+            # The child gets `environ`: keep the GIL so no Python thread
+            # changes it (os.putenv) while posix_spawn reads it.
+            rc = pm_start(&o, &p, &e)
+    finally:
+        free(o.spawn.argv)
+        free(o.spawn.envp)
+    if rc != 0:
+        if e.culprit == PM_CULPRIT_ARGUMENT:
+            raise ValueError("invalid stdin/stdout/stderr for spawn")
+        raise _spawn_error(&e, os.fsdecode(args[0]))
+    cdef Process proc = Process.__new__(Process)
+    proc.p = p
+    proc.pid = 0
+    proc.tag = tag
+    cdef pm_status st
+    pm_proc_status(p, &st)
+    proc.pid = st.pid
+    return proc
+
+
+def wait_notices(timeout=None):
+    """Tags of notify processes with news since the previous call."""
+    cdef uint64_t tags[1024]
+    cdef int64_t deadline = _seconds_to_ns(timeout, "timeout")
+    if deadline >= 0:
+        deadline += pm_now_ns()
+    cdef bint sliced = threading.get_ident() == _main_thread_ident
+    cdef int64_t until
+    cdef size_t n
+    while True:
+        until = deadline
+        if sliced:
+            until = pm_now_ns() + _SIGNAL_SLICE_NS
+            if deadline >= 0 and deadline < until:
+                until = deadline
+        with nogil:
+            n = pm_wait_notices(tags, 1024, until)
+        if n > 0 or (deadline >= 0 and pm_now_ns() >= deadline):
+            return [tags[i] for i in range(n)]
+        PyErr_CheckSignals()
+
+
+def stats():
+    """Engine counters."""
+    cdef pm_stats s
+    pm_get_stats(&s)
+    return {"live": s.live, "active": s.active, "spawned": s.spawned,
+            "reactor_running": int(s.reactor_running)}
+
+
+cdef class Ring:
+    """A bare ring buffer (src/pm_ring.c), for tests and inspection."""
+
+    cdef pm_ring r
+
+    def __cinit__(self, Py_ssize_t limit=0):
+        if limit < 0:
+            raise ValueError("limit must be >= 0")
+        pm_ring_init(&self.r, <size_t>limit)
+
+    def __dealloc__(self):
+        pm_ring_destroy(&self.r)
+
+    def append(self, bytes data):
+        if pm_ring_append(&self.r, data, len(data)) != 0:
+            raise MemoryError()
+
+    def read(self, unsigned long long offset=0):
+        cdef uint64_t first
+        cdef size_t n = pm_ring_available(&self.r, offset)
+        data = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>n)
+        pm_ring_read(&self.r, offset, PyBytes_AS_STRING(data), n, &first)
+        return data, first
+
+    @property
+    def start(self):
+        return self.r.start
+
+    @property
+    def end(self):
+        return self.r.end
+
+    @property
+    def lines(self):
+        return self.r.lines
+
+    @property
+    def capacity(self):
+        return self.r.cap

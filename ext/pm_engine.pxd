@@ -1,0 +1,69 @@
+# Declarations of src/pm_engine.h.
+from libc.stdint cimport int64_t, uint64_t
+from posix.types cimport pid_t
+from pm_spawn cimport pm_spawn_opts, pm_spawn_error
+
+cdef extern from "pm_engine.h" nogil:
+    ctypedef struct pm_proc:
+        pass
+
+    enum:
+        PM_OUT
+        PM_ERR
+    enum:
+        PM_WAIT_EXIT
+        PM_WAIT_OUTPUT
+        PM_WAIT_EOF
+
+    ctypedef struct pm_start_opts:
+        pm_spawn_opts spawn
+        int64_t timeout_ns
+        int64_t grace_ns
+        size_t ring_limit
+        uint64_t tag
+        bint notify
+
+    ctypedef struct pm_status:
+        pid_t pid
+        bint exited
+        bint status_lost
+        int exit_code
+        int term_signal
+        bint timed_out
+        bint stdin_open
+        bint pipes_open
+        bint forked_away
+        size_t stdin_pending
+        int stdin_error
+        int64_t start_ns
+        int64_t exit_ns
+
+    ctypedef struct pm_stream_info:
+        uint64_t end
+        uint64_t dropped
+        uint64_t lines
+        bint eof
+
+    ctypedef struct pm_stats:
+        size_t live
+        size_t active
+        uint64_t spawned
+        bint reactor_running
+
+    int pm_start(const pm_start_opts *o, pm_proc **out, pm_spawn_error *e)
+    void pm_proc_release(pm_proc *p)
+    void pm_proc_status(pm_proc *p, pm_status *st)
+    uint64_t pm_proc_tag(const pm_proc *p)
+    int pm_proc_write(pm_proc *p, const void *data, size_t n)
+    void pm_proc_close_stdin(pm_proc *p)
+    void pm_proc_stream_info(pm_proc *p, int stream, pm_stream_info *si)
+    size_t pm_proc_available(pm_proc *p, int stream, uint64_t frm)
+    size_t pm_proc_read(pm_proc *p, int stream, uint64_t frm, void *dst, size_t cap, uint64_t *first)
+    bint pm_proc_wait(pm_proc *p, int what, uint64_t out_off, uint64_t err_off, int64_t deadline_ns)
+    int pm_proc_signal(pm_proc *p, int sig, bint group)
+    int pm_proc_terminate(pm_proc *p, int64_t grace_ns, bint group)
+    void pm_proc_set_timeout(pm_proc *p, int64_t timeout_ns, int64_t grace_ns)
+    void pm_proc_close_pipes(pm_proc *p)
+    size_t pm_wait_notices(uint64_t *tags, size_t cap, int64_t deadline_ns)
+    void pm_get_stats(pm_stats *s)
+    int64_t pm_now_ns()

@@ -1,0 +1,1168 @@
+/* The reactor: one thread around epoll_wait owning every child.
+ *
+ * Ownership and locking
+ * - Each process has a lock guarding its state (descriptors, rings, stdin
+ *   queue, exit status) and a condition that wakes its waiters.
+ * - eng.lock guards the engine: the list of live processes, the deadline
+ *   heap, the kick list, the notice list and every field marked "engine".
+ * - Lock order: a process lock may be held while taking eng.lock, never
+ *   the reverse.
+ * - Only the reactor closes a descriptor that is registered with epoll
+ *   (callers ask through a "kick"), so an event never names a descriptor
+ *   number that was closed and reused under it.  A descriptor field is set
+ *   to -1 before close(), so a fork() in between leaves the child holding a
+ *   copy rather than closing a reused number.
+ * - The reactor holds a reference on every process it watches, and drops it
+ *   only at the end of a batch of events, so an event later in the same
+ *   batch never finds freed memory.
+ *
+ * Reaping: the reactor is the only reaper of its children, through their
+ * pidfds.  While a child is unreaped its zombie keeps its pid and process
+ * group id from being reused, so signals go only to processes we started.
+ */
+#include "pm_engine.h"
+#include "pm_ring.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NEVER INT64_MAX
+#define NO_HEAP SIZE_MAX
+
+enum { W_IN = 0, W_OUT = PM_OUT, W_ERR = PM_ERR, W_PID = 3, W_COUNT = 4 };
+
+/* What an epoll event points at: a process and which of its descriptors. */
+struct watch {
+    pm_proc *proc;
+    int kind;
+};
+
+struct chunk {
+    struct chunk *next;
+    size_t len, off;
+    char data[];
+};
+
+struct pm_proc {
+    atomic_int refs;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+
+    /* Constant after pm_start. */
+    pid_t pid;
+    uint64_t tag;
+    bool notify;
+    bool in_piped;
+    int64_t start_ns;
+    struct watch watch[W_COUNT];
+
+    /* Guarded by lock. */
+    int fd[W_COUNT];
+    pm_ring ring[W_COUNT]; /* W_OUT and W_ERR only */
+    struct chunk *in_head, *in_tail;
+    size_t in_pending;
+    bool in_registered;    /* stdin is in epoll, waiting to be writable */
+    bool in_close_req;
+    bool pipes_close_req;
+    int in_error;
+    bool reaped, status_lost, timed_out, forked_away;
+    int exit_code, term_signal;
+    int64_t exit_ns;
+
+    /* Engine fields, guarded by eng.lock. */
+    int64_t timeout_at, kill_at, grace_ns;
+    bool killing, kill_group;
+    size_t heap_index;
+    bool active, kicked, notice_queued;
+    pm_proc *kick_next, *notice_next;
+    pm_proc *all_prev, *all_next;
+
+    /* Reactor thread only. */
+    bool finishing;
+    pm_proc *release_next;
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t notice_cond;
+    bool conds_ready;
+    bool running;
+    int epfd, evfd;
+    struct watch wake_watch;
+    pm_proc *all;
+    size_t live, active;
+    uint64_t spawned;
+    pm_proc **heap;
+    size_t heap_len, heap_cap;
+    pm_proc *kicks;
+    pm_proc *notices, *notices_tail;
+} eng = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .epfd = -1,
+    .evfd = -1,
+};
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+int64_t pm_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static struct timespec to_timespec(int64_t ns)
+{
+    struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
+    return ts;
+}
+
+static void init_monotonic_cond(pthread_cond_t *c)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(c, &a);
+    pthread_condattr_destroy(&a);
+}
+
+/* Wait on c until deadline_ns (< 0: forever).  False once the deadline passed. */
+static bool cond_wait_until(pthread_cond_t *c, pthread_mutex_t *m, int64_t deadline_ns)
+{
+    if (deadline_ns < 0) {
+        pthread_cond_wait(c, m);
+        return true;
+    }
+    if (pm_now_ns() >= deadline_ns)
+        return false;
+    struct timespec ts = to_timespec(deadline_ns);
+    return pthread_cond_timedwait(c, m, &ts) != ETIMEDOUT || pm_now_ns() < deadline_ns;
+}
+
+/* Something wedged the engine beyond repair (a corrupted descriptor table):
+ * say what and stop, rather than hang every waiter silently. */
+static void fatal(const char *what)
+{
+    fprintf(stderr, "Core.ProcessManager engine: %s: %s\n", what, strerror(errno));
+    abort();
+}
+
+static void wake_reactor(void)
+{
+    uint64_t one = 1;
+    if (eng.evfd < 0)
+        return;
+    /* EAGAIN means the counter is already non-zero: the reactor will wake. */
+    while (write(eng.evfd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
+}
+
+/* ---- deadline heap (eng.lock) ------------------------------------------- */
+
+static int64_t deadline_of(const pm_proc *p)
+{
+    return p->timeout_at < p->kill_at ? p->timeout_at : p->kill_at;
+}
+
+static void heap_set(size_t i, pm_proc *p)
+{
+    eng.heap[i] = p;
+    p->heap_index = i;
+}
+
+static void heap_sift(size_t i)
+{
+    pm_proc *p = eng.heap[i];
+    int64_t key = deadline_of(p);
+    while (i > 0 && deadline_of(eng.heap[(i - 1) / 2]) > key) {
+        heap_set(i, eng.heap[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        int64_t mk = key;
+        if (l < eng.heap_len && deadline_of(eng.heap[l]) < mk)
+            m = l, mk = deadline_of(eng.heap[l]);
+        if (l + 1 < eng.heap_len && deadline_of(eng.heap[l + 1]) < mk)
+            m = l + 1;
+        if (m == i)
+            break;
+        heap_set(i, eng.heap[m]);
+        i = m;
+    }
+    heap_set(i, p);
+}
+
+static void heap_remove(pm_proc *p)
+{
+    size_t i = p->heap_index;
+    if (i == NO_HEAP)
+        return;
+    p->heap_index = NO_HEAP;
+    pm_proc *last = eng.heap[--eng.heap_len];
+    if (i < eng.heap_len) {
+        heap_set(i, last);
+        heap_sift(i);
+    }
+}
+
+/* Put p where its deadline says (or take it out).  -1: no memory. */
+static int heap_update(pm_proc *p)
+{
+    if (deadline_of(p) == NEVER) {
+        heap_remove(p);
+        return 0;
+    }
+    if (p->heap_index == NO_HEAP) {
+        if (eng.heap_len == eng.heap_cap) {
+            size_t cap = eng.heap_cap ? eng.heap_cap * 2 : 64;
+            pm_proc **h = realloc(eng.heap, cap * sizeof *h);
+            if (h == NULL)
+                return -1;
+            eng.heap = h;
+            eng.heap_cap = cap;
+        }
+        heap_set(eng.heap_len++, p);
+    }
+    heap_sift(p->heap_index);
+    return 0;
+}
+
+/* ---- references, kicks, notices ----------------------------------------- */
+
+static void free_proc(pm_proc *p)
+{
+    pthread_mutex_lock(&eng.lock);
+    if (p->all_prev)
+        p->all_prev->all_next = p->all_next;
+    else
+        eng.all = p->all_next;
+    if (p->all_next)
+        p->all_next->all_prev = p->all_prev;
+    eng.live--;
+    pthread_mutex_unlock(&eng.lock);
+    for (struct chunk *c = p->in_head, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+    pm_ring_destroy(&p->ring[W_OUT]);
+    pm_ring_destroy(&p->ring[W_ERR]);
+    pthread_cond_destroy(&p->cond);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+void pm_proc_release(pm_proc *p)
+{
+    if (p != NULL && atomic_fetch_sub(&p->refs, 1) == 1)
+        free_proc(p);
+}
+
+/* Ask the reactor to look at p again (stdin to register or close, pipes to
+ * close).  The kick list holds a reference. */
+static void kick(pm_proc *p)
+{
+    bool first = false;
+    pthread_mutex_lock(&eng.lock);
+    if (p->active && !p->kicked) {
+        p->kicked = true;
+        atomic_fetch_add(&p->refs, 1);
+        first = eng.kicks == NULL;
+        p->kick_next = eng.kicks;
+        eng.kicks = p;
+    }
+    pthread_mutex_unlock(&eng.lock);
+    if (first)
+        wake_reactor();
+}
+
+/* Called with p->lock held after p changed: wake its waiters and, for
+ * notify processes, queue its tag for pm_wait_notices. */
+static void changed(pm_proc *p)
+{
+    pthread_cond_broadcast(&p->cond);
+    if (!p->notify)
+        return;
+    pthread_mutex_lock(&eng.lock);
+    if (!p->notice_queued) {
+        p->notice_queued = true;
+        atomic_fetch_add(&p->refs, 1);
+        p->notice_next = NULL;
+        if (eng.notices_tail)
+            eng.notices_tail->notice_next = p;
+        else
+            eng.notices = p;
+        eng.notices_tail = p;
+        pthread_cond_signal(&eng.notice_cond);
+    }
+    pthread_mutex_unlock(&eng.lock);
+}
+
+/* eng.lock held. */
+static void ensure_notice_cond(void)
+{
+    if (!eng.conds_ready) {
+        init_monotonic_cond(&eng.notice_cond);
+        eng.conds_ready = true;
+    }
+}
+
+size_t pm_wait_notices(uint64_t *tags, size_t cap, int64_t deadline_ns)
+{
+    pthread_mutex_lock(&eng.lock);
+    ensure_notice_cond();
+    while (eng.notices == NULL)
+        if (!cond_wait_until(&eng.notice_cond, &eng.lock, deadline_ns))
+            break;
+    pm_proc *taken = eng.notices, *last = NULL;
+    size_t n = 0;
+    for (pm_proc *p = eng.notices; p != NULL && n < cap; p = p->notice_next) {
+        tags[n++] = p->tag;
+        p->notice_queued = false;
+        last = p;
+    }
+    if (last != NULL) {
+        eng.notices = last->notice_next;
+        if (eng.notices == NULL)
+            eng.notices_tail = NULL;
+        last->notice_next = NULL;
+    } else {
+        taken = NULL;
+    }
+    pthread_mutex_unlock(&eng.lock);
+    for (pm_proc *p = taken, *next; p != NULL; p = next) {
+        next = p->notice_next;
+        pm_proc_release(p);
+    }
+    return n;
+}
+
+/* ---- descriptor handling (p->lock held) ---------------------------------- */
+
+static void unwatch(pm_proc *p, int kind)
+{
+    int fd = p->fd[kind];
+    if (fd < 0)
+        return;
+    p->fd[kind] = -1;
+    /* Explicit removal: a fork()ed copy of the descriptor would keep it in
+     * the epoll set after our close(). */
+    if (kind != W_IN || p->in_registered) {
+        if (epoll_ctl(eng.epfd, EPOLL_CTL_DEL, fd, NULL) != 0 && errno != ENOENT)
+            fatal("epoll_ctl(DEL)");
+    }
+    if (kind == W_IN)
+        p->in_registered = false;
+    close(fd);
+}
+
+static void drop_stdin_queue(pm_proc *p)
+{
+    for (struct chunk *c = p->in_head, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+    p->in_head = p->in_tail = NULL;
+    p->in_pending = 0;
+}
+
+/* Read what the pipe has into the ring.  until_empty: keep reading to EAGAIN
+ * (the child has exited, so everything it wrote is already there); else
+ * stop after a short read or a budget, for fairness between children. */
+static bool drain(pm_proc *p, int kind, bool until_empty)
+{
+    pm_ring *r = &p->ring[kind];
+    size_t budget = (size_t)1 << 20;
+    bool got = false;
+    while (p->fd[kind] >= 0) {
+        char *dst;
+        char scratch[4096];
+        size_t space = pm_ring_space(r, &dst);
+        bool lost = space == 0; /* no memory even for a first block */
+        if (lost) {
+            dst = scratch;
+            space = sizeof scratch;
+        }
+        ssize_t n = read(p->fd[kind], dst, space);
+        if (n > 0) {
+            got = true;
+            if (lost)
+                pm_ring_skip(r, scratch, (size_t)n);
+            else
+                pm_ring_commit(r, (size_t)n);
+            if (!until_empty) {
+                /* A short read means the pipe is empty; the budget keeps
+                 * one chatty child from starving the others. */
+                if ((size_t)n < space || budget <= (size_t)n)
+                    break;
+                budget -= (size_t)n;
+            }
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        /* End of file, or a read error (EIO): no more data will come. */
+        unwatch(p, kind);
+        got = true;
+    }
+    return got;
+}
+
+/* Write queued stdin data until the pipe is full or the queue is empty. */
+static void flush_stdin(pm_proc *p)
+{
+    while (p->in_head != NULL && p->fd[W_IN] >= 0) {
+        struct chunk *c = p->in_head;
+        /* SIGPIPE is blocked in this thread: a closed reader gives EPIPE. */
+        ssize_t w = write(p->fd[W_IN], c->data + c->off, c->len - c->off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                return;
+            p->in_error = errno;
+            drop_stdin_queue(p);
+            unwatch(p, W_IN);
+            return;
+        }
+        c->off += (size_t)w;
+        p->in_pending -= (size_t)w;
+        if (c->off == c->len) {
+            p->in_head = c->next;
+            if (p->in_head == NULL)
+                p->in_tail = NULL;
+            free(c);
+        }
+    }
+    if (p->fd[W_IN] >= 0 && p->in_registered) {
+        if (epoll_ctl(eng.epfd, EPOLL_CTL_DEL, p->fd[W_IN], NULL) != 0)
+            fatal("epoll_ctl(DEL stdin)");
+        p->in_registered = false;
+    }
+    if (p->in_close_req)
+        unwatch(p, W_IN);
+}
+
+/* Send sig to the child, or to its group.  Only while unreaped. */
+static int send_signal(pm_proc *p, int sig, bool group)
+{
+    if (p->reaped)
+        return 0;
+    if (group && getpgid(p->pid) == p->pid) {
+        if (kill(-p->pid, sig) == 0)
+            return 1;
+        if (errno != ESRCH)
+            return -errno;
+    } else if (group) {
+        /* The child left its group (job control): its old group gets the
+         * signal if it still has members, and the child itself below. */
+        (void)kill(-p->pid, sig);
+    }
+    if (syscall(SYS_pidfd_send_signal, p->fd[W_PID], sig, NULL, 0) != 0)
+        return errno == ESRCH ? 0 : -errno;
+    return 1;
+}
+
+/* The child's pidfd is readable: collect its exit. */
+static void reap(pm_proc *p)
+{
+    /* Everything the child wrote before exiting is in the pipes now. */
+    drain(p, W_OUT, true);
+    drain(p, W_ERR, true);
+
+    pthread_mutex_lock(&eng.lock);
+    bool end_group = p->killing && p->kill_group;
+    pthread_mutex_unlock(&eng.lock);
+    /* Ending a group: the zombie still holds the group id, so stragglers
+     * that outlived SIGTERM can be killed without touching a reused id. */
+    if (end_group)
+        (void)kill(-p->pid, SIGKILL);
+
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    int r;
+    do
+        r = waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r == 0 && si.si_pid == 0)
+        return; /* not exited after all */
+    if (r < 0) {
+        /* ECHILD: a SIGCHLD handler with waitpid(-1) or SIG_IGN took it. */
+        p->status_lost = true;
+    } else if (si.si_code == CLD_EXITED) {
+        p->exit_code = si.si_status;
+    } else {
+        p->term_signal = si.si_status;
+    }
+    p->reaped = true;
+    p->exit_ns = pm_now_ns();
+    unwatch(p, W_PID);
+    /* The child is gone: its stdin goes too. */
+    if (p->fd[W_IN] >= 0 || p->in_head != NULL) {
+        drop_stdin_queue(p);
+        unwatch(p, W_IN);
+    }
+    p->in_error = EPIPE;
+    pthread_mutex_lock(&eng.lock);
+    p->killing = false;
+    p->timeout_at = p->kill_at = NEVER;
+    heap_remove(p);
+    pthread_mutex_unlock(&eng.lock);
+}
+
+/* ---- the reactor --------------------------------------------------------- */
+
+static pm_proc *release_list;
+
+/* p->lock held.  Once nothing is left to watch, stop watching p. */
+static void maybe_finish(pm_proc *p)
+{
+    if (p->finishing || !p->reaped || p->fd[W_OUT] >= 0 || p->fd[W_ERR] >= 0 || p->fd[W_IN] >= 0)
+        return;
+    p->finishing = true;
+    pthread_mutex_lock(&eng.lock);
+    p->active = false;
+    eng.active--;
+    pthread_mutex_unlock(&eng.lock);
+    p->release_next = release_list;
+    release_list = p;
+}
+
+static void on_event(struct watch *w, uint32_t events)
+{
+    pm_proc *p = w->proc;
+    pthread_mutex_lock(&p->lock);
+    bool news = false;
+    switch (w->kind) {
+    case W_OUT:
+    case W_ERR:
+        news = drain(p, w->kind, false);
+        break;
+    case W_IN:
+        if (p->in_registered && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+            size_t before = p->in_pending;
+            flush_stdin(p);
+            news = p->in_pending != before || p->fd[W_IN] < 0;
+        }
+        break;
+    case W_PID:
+        if (p->fd[W_PID] >= 0) {
+            reap(p);
+            news = p->reaped;
+        }
+        break;
+    }
+    if (news)
+        changed(p);
+    maybe_finish(p);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void run_kicks(void)
+{
+    pthread_mutex_lock(&eng.lock);
+    pm_proc *list = eng.kicks;
+    eng.kicks = NULL;
+    for (pm_proc *p = list; p; p = p->kick_next)
+        p->kicked = false;
+    pthread_mutex_unlock(&eng.lock);
+    for (pm_proc *p = list, *next; p; p = next) {
+        next = p->kick_next;
+        pthread_mutex_lock(&p->lock);
+        bool news = false;
+        if (p->pipes_close_req && (p->fd[W_OUT] >= 0 || p->fd[W_ERR] >= 0)) {
+            unwatch(p, W_OUT);
+            unwatch(p, W_ERR);
+            news = true;
+        }
+        if (p->fd[W_IN] >= 0) {
+            if (p->in_head != NULL && !p->in_registered) {
+                struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = &p->watch[W_IN] };
+                if (epoll_ctl(eng.epfd, EPOLL_CTL_ADD, p->fd[W_IN], &ev) != 0)
+                    fatal("epoll_ctl(ADD stdin)");
+                p->in_registered = true;
+            } else if (p->in_head == NULL && (p->in_close_req || p->in_error)) {
+                unwatch(p, W_IN);
+                news = true;
+            }
+        }
+        if (news)
+            changed(p);
+        maybe_finish(p);
+        pthread_mutex_unlock(&p->lock);
+        /* The kick's reference: released now, as p stays on release_list
+         * (with the reactor's own reference) if it just finished. */
+        pm_proc_release(p);
+    }
+}
+
+enum { ACT_TIMEOUT = 1, ACT_KILL = 2 };
+
+/* Fire due deadlines; returns the next one (NEVER if none). */
+static int64_t run_deadlines(void)
+{
+    for (;;) {
+        struct {
+            pm_proc *p;
+            int act;
+            bool group;
+        } due[32];
+        size_t n = 0;
+        int64_t now = pm_now_ns(), next = NEVER;
+        pthread_mutex_lock(&eng.lock);
+        while (eng.heap_len > 0 && n < 32) {
+            pm_proc *p = eng.heap[0];
+            if (deadline_of(p) > now) {
+                next = deadline_of(p);
+                break;
+            }
+            if (p->timeout_at <= now) {
+                /* The deadline passed: end it as terminate() would. */
+                p->timeout_at = NEVER;
+                p->killing = true;
+                p->kill_group = true;
+                p->kill_at = now + p->grace_ns;
+                due[n].act = ACT_TIMEOUT;
+            } else {
+                p->kill_at = NEVER;
+                due[n].act = ACT_KILL;
+            }
+            due[n].p = p;
+            due[n].group = p->kill_group;
+            n++;
+            (void)heap_update(p); /* p is in the heap already: no allocation */
+        }
+        pthread_mutex_unlock(&eng.lock);
+        for (size_t i = 0; i < n; i++) {
+            pm_proc *p = due[i].p;
+            pthread_mutex_lock(&p->lock);
+            if (!p->reaped) {
+                if (due[i].act == ACT_TIMEOUT) {
+                    p->timed_out = true;
+                    (void)send_signal(p, SIGTERM, true);
+                    /* A stopped process would never see SIGTERM. */
+                    (void)send_signal(p, SIGCONT, true);
+                } else {
+                    (void)send_signal(p, SIGKILL, due[i].group);
+                }
+            }
+            pthread_mutex_unlock(&p->lock);
+        }
+        if (n < 32)
+            return next;
+    }
+}
+
+static void *reactor_main(void *unused)
+{
+    (void)unused;
+    struct epoll_event evs[128];
+    for (;;) {
+        int64_t next = run_deadlines();
+        int timeout_ms = -1;
+        if (next != NEVER) {
+            int64_t ms = (next - pm_now_ns() + 999999) / 1000000; /* round up: never spin */
+            timeout_ms = ms < 0 ? 0 : ms > 60000 ? 60000 : (int)ms;
+        }
+        int n = epoll_wait(eng.epfd, evs, 128, timeout_ms);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            fatal("epoll_wait");
+        }
+        for (int i = 0; i < n; i++) {
+            struct watch *w = evs[i].data.ptr;
+            if (w == &eng.wake_watch) {
+                uint64_t count;
+                while (read(eng.evfd, &count, sizeof count) < 0 && errno == EINTR)
+                    ;
+                continue;
+            }
+            on_event(w, evs[i].events);
+        }
+        run_kicks();
+        while (release_list != NULL) {
+            pm_proc *p = release_list;
+            release_list = p->release_next;
+            pm_proc_release(p);
+        }
+    }
+    return NULL;
+}
+
+/* ---- fork ---------------------------------------------------------------- */
+
+static void atfork_prepare(void)
+{
+    pthread_mutex_lock(&eng.lock);
+}
+
+static void atfork_parent(void)
+{
+    pthread_mutex_unlock(&eng.lock);
+}
+
+/* In the child of fork(): only this thread exists.  The parent's children
+ * are not ours; forget them, close the parent's descriptors (a pipe end
+ * kept here would hold back the EOF the parent's child waits for), and let
+ * the next pm_start build a fresh engine. */
+static void atfork_child(void)
+{
+    pthread_mutex_init(&eng.lock, NULL);
+    init_monotonic_cond(&eng.notice_cond);
+    for (pm_proc *p = eng.all, *next; p; p = next) {
+        next = p->all_next;
+        pthread_mutex_init(&p->lock, NULL);
+        init_monotonic_cond(&p->cond);
+        for (int k = 0; k < W_COUNT; k++) {
+            if (p->fd[k] >= 0)
+                close(p->fd[k]);
+            p->fd[k] = -1;
+        }
+        p->in_registered = false;
+        drop_stdin_queue(p);
+        if (!p->reaped)
+            p->forked_away = true;
+        p->reaped = true;
+        p->in_error = EPIPE;
+        int held = (p->active ? 1 : 0) + (p->kicked ? 1 : 0) + (p->notice_queued ? 1 : 0);
+        p->active = p->kicked = p->notice_queued = false;
+        p->heap_index = NO_HEAP;
+        if (atomic_fetch_sub(&p->refs, held) == held)
+            free_proc(p);
+    }
+    if (eng.epfd >= 0)
+        close(eng.epfd);
+    if (eng.evfd >= 0)
+        close(eng.evfd);
+    eng.epfd = eng.evfd = -1;
+    free(eng.heap);
+    eng.heap = NULL;
+    eng.heap_len = eng.heap_cap = 0;
+    eng.kicks = eng.notices = eng.notices_tail = NULL;
+    eng.active = 0;
+    eng.running = false;
+    release_list = NULL;
+}
+
+static void register_atfork(void)
+{
+    if (pthread_atfork(atfork_prepare, atfork_parent, atfork_child) != 0)
+        fatal("pthread_atfork");
+}
+
+/* ---- starting ------------------------------------------------------------ */
+
+/* eng.lock held.  Start the reactor thread if it is not running. */
+static int ensure_reactor(void)
+{
+    if (eng.running)
+        return 0;
+    ensure_notice_cond();
+    eng.epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (eng.epfd < 0)
+        return -1;
+    eng.evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (eng.evfd < 0)
+        goto fail;
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &eng.wake_watch };
+    if (epoll_ctl(eng.epfd, EPOLL_CTL_ADD, eng.evfd, &ev) != 0)
+        goto fail;
+    /* The reactor takes no signals: they belong to the application's
+     * threads (and SIGPIPE then comes back as EPIPE). */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_t t;
+    int err = pthread_create(&t, &attr, reactor_main, NULL);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err != 0) {
+        errno = err;
+        goto fail;
+    }
+    eng.running = true;
+    return 0;
+fail: {
+    int saved = errno;
+    if (eng.evfd >= 0)
+        close(eng.evfd);
+    close(eng.epfd);
+    eng.epfd = eng.evfd = -1;
+    errno = saved;
+    return -1;
+}
+}
+
+int pm_start(const pm_start_opts *o, pm_proc **out, pm_spawn_error *e)
+{
+    memset(e, 0, sizeof *e);
+    *out = NULL;
+    pthread_once(&atfork_once, register_atfork);
+    pthread_mutex_lock(&eng.lock);
+    int rc = ensure_reactor();
+    pthread_mutex_unlock(&eng.lock);
+    if (rc != 0) {
+        e->err = errno;
+        e->culprit = PM_CULPRIT_SYSTEM;
+        return -1;
+    }
+
+    pm_proc *p = calloc(1, sizeof *p);
+    if (p == NULL) {
+        e->err = ENOMEM;
+        e->culprit = PM_CULPRIT_SYSTEM;
+        return -1;
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    init_monotonic_cond(&p->cond);
+    pm_ring_init(&p->ring[W_OUT], o->ring_limit);
+    pm_ring_init(&p->ring[W_ERR], o->ring_limit);
+    p->tag = o->tag;
+    p->notify = o->notify;
+    p->in_piped = o->spawn.stdin_mode == PM_PIPE;
+    p->timeout_at = p->kill_at = NEVER;
+    p->grace_ns = o->grace_ns;
+    p->heap_index = NO_HEAP;
+    for (int k = 0; k < W_COUNT; k++) {
+        p->watch[k].proc = p;
+        p->watch[k].kind = k;
+    }
+
+    pm_child c;
+    p->start_ns = pm_now_ns();
+    if (pm_spawn_child(&o->spawn, &c, e) != 0) {
+        pm_ring_destroy(&p->ring[W_OUT]);
+        pm_ring_destroy(&p->ring[W_ERR]);
+        pthread_cond_destroy(&p->cond);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+        return -1;
+    }
+    p->pid = c.pid;
+    p->fd[W_IN] = c.in_fd;
+    p->fd[W_OUT] = c.out_fd;
+    p->fd[W_ERR] = c.err_fd;
+    p->fd[W_PID] = c.pidfd;
+    atomic_init(&p->refs, 2); /* the caller's and the reactor's */
+
+    /* Registered under p->lock: the reactor sees p whole when it locks it. */
+    pthread_mutex_lock(&p->lock);
+    pthread_mutex_lock(&eng.lock);
+    p->all_next = eng.all;
+    if (eng.all)
+        eng.all->all_prev = p;
+    eng.all = p;
+    eng.live++;
+    eng.active++;
+    eng.spawned++;
+    p->active = true;
+    bool earliest = false;
+    if (o->timeout_ns >= 0) {
+        p->timeout_at = p->start_ns + o->timeout_ns;
+        if (heap_update(p) == 0)
+            earliest = p->heap_index == 0;
+        else
+            p->timeout_at = NEVER;
+    }
+    pthread_mutex_unlock(&eng.lock);
+    int kinds[] = { W_OUT, W_ERR, W_PID };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        int k = kinds[i];
+        if (p->fd[k] < 0)
+            continue;
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &p->watch[k] };
+        if (epoll_ctl(eng.epfd, EPOLL_CTL_ADD, p->fd[k], &ev) != 0) {
+            /* Out of epoll watches (ENOSPC) or memory: we cannot watch this
+             * child, so it must not run unwatched.  Kill and reap it here
+             * (the reactor cannot: we hold the lock), then let the reactor
+             * drop it. */
+            e->err = errno;
+            e->culprit = PM_CULPRIT_SYSTEM;
+            (void)send_signal(p, SIGKILL, true);
+            siginfo_t si;
+            while (waitid(P_PID, (id_t)p->pid, &si, WEXITED) < 0 && errno == EINTR)
+                ;
+            p->reaped = true;
+            p->exit_ns = pm_now_ns();
+            for (int w = 0; w < W_COUNT; w++)
+                unwatch(p, w);
+            pthread_mutex_lock(&eng.lock);
+            heap_remove(p);
+            pthread_mutex_unlock(&eng.lock);
+            pthread_mutex_unlock(&p->lock);
+            kick(p);
+            pm_proc_release(p);
+            return -1;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (earliest)
+        wake_reactor();
+    *out = p;
+    return 0;
+}
+
+/* ---- caller-side operations ---------------------------------------------- */
+
+uint64_t pm_proc_tag(const pm_proc *p)
+{
+    return p->tag;
+}
+
+void pm_proc_status(pm_proc *p, pm_status *st)
+{
+    pthread_mutex_lock(&p->lock);
+    st->pid = p->pid;
+    st->exited = p->reaped;
+    st->status_lost = p->status_lost;
+    st->exit_code = p->exit_code;
+    st->term_signal = p->term_signal;
+    st->timed_out = p->timed_out;
+    st->stdin_open = p->fd[W_IN] >= 0 && !p->in_close_req;
+    st->pipes_open = p->fd[W_OUT] >= 0 || p->fd[W_ERR] >= 0;
+    st->forked_away = p->forked_away;
+    st->stdin_pending = p->in_pending;
+    st->stdin_error = p->in_error;
+    st->start_ns = p->start_ns;
+    st->exit_ns = p->exit_ns;
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* write() from a caller's thread, whose SIGPIPE may be unblocked with the
+ * default action: block it around the write and swallow the one we cause. */
+static ssize_t write_no_sigpipe(int fd, const void *buf, size_t n)
+{
+    sigset_t pipe_only, old;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    ssize_t w;
+    do
+        w = write(fd, buf, n);
+    while (w < 0 && errno == EINTR);
+    int saved = errno;
+    if (!sigismember(&old, SIGPIPE)) {
+        if (w < 0 && saved == EPIPE) {
+            struct timespec zero = { 0, 0 };
+            while (sigtimedwait(&pipe_only, NULL, &zero) < 0 && errno == EINTR)
+                ;
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    errno = saved;
+    return w;
+}
+
+int pm_proc_write(pm_proc *p, const void *data, size_t n)
+{
+    int rc = 0;
+    pthread_mutex_lock(&p->lock);
+    if (p->in_error)
+        rc = -p->in_error;
+    else if (!p->in_piped || p->in_close_req || p->fd[W_IN] < 0)
+        rc = -EBADF;
+    else {
+        size_t done = 0;
+        if (p->in_head == NULL) {
+            /* Nothing queued: write directly, saving a trip through the reactor. */
+            while (done < n) {
+                ssize_t w = write_no_sigpipe(p->fd[W_IN], (const char *)data + done, n - done);
+                if (w < 0) {
+                    if (errno != EAGAIN) {
+                        rc = -errno;
+                        p->in_error = errno;
+                        kick(p); /* the reactor closes it */
+                    }
+                    break;
+                }
+                done += (size_t)w;
+            }
+        }
+        if (rc == 0 && done < n) {
+            struct chunk *c = malloc(sizeof *c + (n - done));
+            if (c == NULL) {
+                rc = -ENOMEM;
+            } else {
+                memcpy(c->data, (const char *)data + done, n - done);
+                c->len = n - done;
+                c->off = 0;
+                c->next = NULL;
+                if (p->in_tail)
+                    p->in_tail->next = c;
+                else
+                    p->in_head = c;
+                p->in_tail = c;
+                p->in_pending += c->len;
+                kick(p);
+            }
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
+void pm_proc_close_stdin(pm_proc *p)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->fd[W_IN] >= 0 && !p->in_close_req) {
+        p->in_close_req = true;
+        if (p->in_head == NULL && !p->in_registered) {
+            /* Not in epoll: close it here, so the child sees EOF now. */
+            int fd = p->fd[W_IN];
+            p->fd[W_IN] = -1;
+            close(fd);
+            changed(p);
+        }
+        kick(p); /* flush-then-close, or let the reactor finish p */
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+void pm_proc_close_pipes(pm_proc *p)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->fd[W_OUT] >= 0 || p->fd[W_ERR] >= 0) {
+        p->pipes_close_req = true;
+        kick(p);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+static bool valid_stream(int stream)
+{
+    return stream == PM_OUT || stream == PM_ERR;
+}
+
+void pm_proc_stream_info(pm_proc *p, int stream, pm_stream_info *si)
+{
+    memset(si, 0, sizeof *si);
+    if (!valid_stream(stream))
+        return;
+    pthread_mutex_lock(&p->lock);
+    const pm_ring *r = &p->ring[stream];
+    si->end = r->end;
+    si->dropped = r->start;
+    si->lines = r->lines;
+    si->eof = p->fd[stream] < 0;
+    pthread_mutex_unlock(&p->lock);
+}
+
+size_t pm_proc_available(pm_proc *p, int stream, uint64_t from)
+{
+    if (!valid_stream(stream))
+        return 0;
+    pthread_mutex_lock(&p->lock);
+    size_t n = pm_ring_available(&p->ring[stream], from);
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+size_t pm_proc_read(pm_proc *p, int stream, uint64_t from, void *dst, size_t cap, uint64_t *first)
+{
+    *first = from;
+    if (!valid_stream(stream))
+        return 0;
+    pthread_mutex_lock(&p->lock);
+    size_t n = pm_ring_read(&p->ring[stream], from, dst, cap, first);
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+static bool condition_holds(const pm_proc *p, int what, uint64_t out_off, uint64_t err_off)
+{
+    bool drained = p->fd[W_OUT] < 0 && p->fd[W_ERR] < 0;
+    switch (what) {
+    case PM_WAIT_EXIT:
+        return p->reaped;
+    case PM_WAIT_OUTPUT:
+        return p->ring[W_OUT].end > out_off || p->ring[W_ERR].end > err_off || drained;
+    default:
+        return drained;
+    }
+}
+
+bool pm_proc_wait(pm_proc *p, int what, uint64_t out_off, uint64_t err_off, int64_t deadline_ns)
+{
+    pthread_mutex_lock(&p->lock);
+    bool ok;
+    while (!(ok = condition_holds(p, what, out_off, err_off)))
+        if (!cond_wait_until(&p->cond, &p->lock, deadline_ns))
+            break;
+    if (!ok)
+        ok = condition_holds(p, what, out_off, err_off);
+    pthread_mutex_unlock(&p->lock);
+    return ok;
+}
+
+int pm_proc_signal(pm_proc *p, int sig, bool group)
+{
+    pthread_mutex_lock(&p->lock);
+    int rc = send_signal(p, sig, group);
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
+int pm_proc_terminate(pm_proc *p, int64_t grace_ns, bool group)
+{
+    pthread_mutex_lock(&p->lock);
+    int rc = send_signal(p, SIGTERM, group);
+    if (rc > 0) {
+        /* A stopped process would never see SIGTERM. */
+        (void)send_signal(p, SIGCONT, group);
+        pthread_mutex_lock(&eng.lock);
+        p->killing = true;
+        p->kill_group = group;
+        p->kill_at = pm_now_ns() + (grace_ns < 0 ? 0 : grace_ns);
+        bool scheduled = heap_update(p) == 0;
+        pthread_mutex_unlock(&eng.lock);
+        if (!scheduled) /* no memory for the deadline: do not leave it running */
+            (void)send_signal(p, SIGKILL, group);
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (rc > 0)
+        wake_reactor();
+    return rc < 0 ? rc : 0;
+}
+
+void pm_proc_set_timeout(pm_proc *p, int64_t timeout_ns, int64_t grace_ns)
+{
+    pthread_mutex_lock(&p->lock);
+    if (!p->reaped) {
+        pthread_mutex_lock(&eng.lock);
+        p->timeout_at = timeout_ns < 0 ? NEVER : pm_now_ns() + timeout_ns;
+        p->grace_ns = grace_ns;
+        if (heap_update(p) != 0)
+            p->timeout_at = NEVER;
+        pthread_mutex_unlock(&eng.lock);
+    }
+    pthread_mutex_unlock(&p->lock);
+    wake_reactor();
+}
+
+void pm_get_stats(pm_stats *s)
+{
+    pthread_mutex_lock(&eng.lock);
+    s->live = eng.live;
+    s->active = eng.active;
+    s->spawned = eng.spawned;
+    s->reactor_running = eng.running;
+    pthread_mutex_unlock(&eng.lock);
+}

@@ -1,0 +1,286 @@
+/* posix_spawn with explicit file actions.
+ *
+ * glibc runs the child side of posix_spawn on a CLONE_VFORK stack and reports
+ * any failure up to and including execve() as the return value, so an exec
+ * error reaches the caller as an errno instead of a child that exits 127.
+ */
+#include "pm_spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static void close_keep_errno(int fd)
+{
+    if (fd >= 0) {
+        int saved = errno;
+        close(fd); /* on Linux the descriptor is gone even on EINTR: never retry */
+        errno = saved;
+    }
+}
+
+/* Our descriptors must not be 0, 1 or 2: the file actions dup2 onto those
+ * numbers, and a source that is already the target would keep O_CLOEXEC. */
+static int above_stdio(int fd)
+{
+    if (fd < 0 || fd > 2)
+        return fd;
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    close_keep_errno(fd);
+    return moved;
+}
+
+/* A pipe whose parent end is non-blocking; the child's end stays blocking,
+ * as programs expect.  Both ends are O_CLOEXEC. */
+static int make_pipe(int *parent_end, int *child_end, bool parent_reads)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return -1;
+    fds[0] = above_stdio(fds[0]);
+    fds[1] = above_stdio(fds[1]);
+    if (fds[0] < 0 || fds[1] < 0)
+        goto fail;
+    int p = parent_reads ? fds[0] : fds[1];
+    int flags = fcntl(p, F_GETFL);
+    if (flags < 0 || fcntl(p, F_SETFL, flags | O_NONBLOCK) != 0)
+        goto fail;
+    *parent_end = p;
+    *child_end = parent_reads ? fds[1] : fds[0];
+    return 0;
+fail:
+    close_keep_errno(fds[0]);
+    close_keep_errno(fds[1]);
+    return -1;
+}
+
+static _Atomic int devnull = -1;
+
+int pm_devnull_fd(void)
+{
+    int fd = atomic_load(&devnull);
+    if (fd >= 0)
+        return fd;
+    /* Lock-free so that fork() can never inherit it held. */
+    do
+        fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    fd = above_stdio(fd);
+    if (fd < 0)
+        return -1;
+    int expected = -1;
+    if (!atomic_compare_exchange_strong(&devnull, &expected, fd)) {
+        close(fd); /* another thread won the race */
+        fd = expected;
+    }
+    return fd;
+}
+
+static bool is_executable_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+/* The program to exec, as execvp would pick it: argv[0] itself when it has a
+ * slash, else the first executable regular file in PATH.  Fills e on failure. */
+static int resolve_program(const pm_spawn_opts *o, char *out, pm_spawn_error *e)
+{
+    const char *prog = o->argv[0];
+    e->culprit = PM_CULPRIT_PROGRAM;
+    if (strchr(prog, '/') != NULL) {
+        if (strlen(prog) >= PATH_MAX) {
+            e->err = ENAMETOOLONG;
+            snprintf(e->path, sizeof e->path, "%.*s", PATH_MAX - 1, prog);
+            return -1;
+        }
+        strcpy(out, prog);
+        return 0;
+    }
+    size_t plen = strlen(prog);
+    const char *path = o->path != NULL ? o->path : "/bin:/usr/bin";
+    int err = ENOENT;
+    snprintf(e->path, sizeof e->path, "%s", prog);
+    for (const char *dir = path;; ) {
+        const char *colon = strchr(dir, ':');
+        size_t dlen = colon != NULL ? (size_t)(colon - dir) : strlen(dir);
+        /* An empty entry means the current directory, as for execvp. */
+        const char *d = dlen == 0 ? "." : dir;
+        size_t dl = dlen == 0 ? 1 : dlen;
+        if (dl + 1 + plen < PATH_MAX) {
+            memcpy(out, d, dl);
+            out[dl] = '/';
+            memcpy(out + dl + 1, prog, plen + 1);
+            if (is_executable_file(out))
+                return 0;
+            if (err == ENOENT && access(out, F_OK) == 0) {
+                /* Exists but is not an executable file: remember, keep looking. */
+                err = EACCES;
+                snprintf(e->path, sizeof e->path, "%s", out);
+            }
+        }
+        if (colon == NULL)
+            break;
+        dir = colon + 1;
+    }
+    e->err = err;
+    return -1;
+}
+
+/* posix_spawn returned err: was it the working directory or the program? */
+static void blame(const pm_spawn_opts *o, const char *program, int err, pm_spawn_error *e)
+{
+    e->err = err;
+    if (o->cwd != NULL) {
+        int fd = open(o->cwd, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0) {
+            e->err = errno;
+            e->culprit = PM_CULPRIT_CWD;
+            snprintf(e->path, sizeof e->path, "%s", o->cwd);
+            return;
+        }
+        close(fd);
+    }
+    if (err == EMFILE || err == ENFILE || err == ENOMEM || err == EAGAIN) {
+        e->culprit = PM_CULPRIT_SYSTEM;
+        e->path[0] = '\0';
+        return;
+    }
+    e->culprit = PM_CULPRIT_PROGRAM;
+    snprintf(e->path, sizeof e->path, "%s", program);
+}
+
+static int valid_modes(const pm_spawn_opts *o)
+{
+    return o->argv != NULL && o->argv[0] != NULL && o->argv[0][0] != '\0'
+        && (o->stdin_mode >= 0 || o->stdin_mode == PM_PIPE || o->stdin_mode == PM_DEVNULL)
+        && (o->stdout_mode == PM_PIPE || o->stdout_mode == PM_DEVNULL)
+        && (o->stderr_mode == PM_PIPE || o->stderr_mode == PM_DEVNULL || o->stderr_mode == PM_STDOUT);
+}
+
+int pm_spawn_child(const pm_spawn_opts *o, pm_child *c, pm_spawn_error *e)
+{
+    memset(e, 0, sizeof *e);
+    c->pid = -1;
+    c->pidfd = c->in_fd = c->out_fd = c->err_fd = -1;
+    if (!valid_modes(o)) {
+        e->err = EINVAL;
+        e->culprit = PM_CULPRIT_ARGUMENT;
+        return -1;
+    }
+
+    char program[PATH_MAX];
+    if (resolve_program(o, program, e) != 0)
+        return -1;
+
+    /* The child's ends, closed in the parent once the child has them. */
+    int child_in = -1, child_out = -1, child_err = -1;
+    int rc = -1;
+    int null_fd = -1;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    bool fa_ready = false, attr_ready = false;
+
+    if (o->stdin_mode == PM_DEVNULL || o->stdout_mode == PM_DEVNULL || o->stderr_mode == PM_DEVNULL) {
+        null_fd = pm_devnull_fd();
+        if (null_fd < 0)
+            goto system_error;
+    }
+    if (o->stdin_mode == PM_PIPE && make_pipe(&c->in_fd, &child_in, false) != 0)
+        goto system_error;
+    if (o->stdout_mode == PM_PIPE && make_pipe(&c->out_fd, &child_out, true) != 0)
+        goto system_error;
+    if (o->stderr_mode == PM_PIPE && make_pipe(&c->err_fd, &child_err, true) != 0)
+        goto system_error;
+
+    int in_src = o->stdin_mode == PM_PIPE ? child_in : o->stdin_mode == PM_DEVNULL ? null_fd : o->stdin_mode;
+    int out_src = o->stdout_mode == PM_PIPE ? child_out : null_fd;
+    int err_src = o->stderr_mode == PM_PIPE ? child_err : o->stderr_mode == PM_STDOUT ? out_src : null_fd;
+
+    if ((errno = posix_spawn_file_actions_init(&fa)) != 0)
+        goto system_error;
+    fa_ready = true;
+    /* stdin first: a caller's descriptor may be 1 or 2, replaced just after.
+     * dup2 clears O_CLOEXEC on the copies 0, 1 and 2 only. */
+    if ((errno = posix_spawn_file_actions_adddup2(&fa, in_src, 0)) != 0
+        || (errno = posix_spawn_file_actions_adddup2(&fa, out_src, 1)) != 0
+        || (errno = posix_spawn_file_actions_adddup2(&fa, err_src, 2)) != 0)
+        goto system_error;
+#ifdef PM_HAVE_ADDCLOSEFROM
+    /* Whatever the parent has open without O_CLOEXEC stays out of the child. */
+    if ((errno = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0)
+        goto system_error;
+#endif
+    if (o->cwd != NULL && (errno = posix_spawn_file_actions_addchdir_np(&fa, o->cwd)) != 0)
+        goto system_error;
+
+    if ((errno = posix_spawnattr_init(&attr)) != 0)
+        goto system_error;
+    attr_ready = true;
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+                | (o->new_session ? POSIX_SPAWN_SETSID : POSIX_SPAWN_SETPGROUP);
+    /* Empty mask and default dispositions: the child must not inherit the
+     * blocked signals of the calling thread or signals the parent ignores
+     * (CPython ignores SIGPIPE). */
+    if ((errno = posix_spawnattr_setflags(&attr, flags)) != 0
+        || (errno = posix_spawnattr_setsigmask(&attr, &none)) != 0
+        || (errno = posix_spawnattr_setsigdefault(&attr, &all)) != 0
+        || (errno = posix_spawnattr_setpgroup(&attr, 0)) != 0)
+        goto system_error;
+
+    pid_t pid;
+    int err = posix_spawn(&pid, program, &fa, &attr, o->argv, o->envp != NULL ? o->envp : environ);
+    if (err != 0) {
+        blame(o, program, err, e);
+        goto cleanup;
+    }
+    c->pid = pid;
+
+    /* No one else reaps this child (see pm_engine.c), so its pid cannot be
+     * recycled before the pidfd refers to it. */
+    c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (c->pidfd < 0) {
+        int saved = errno;
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        c->pid = -1;
+        e->err = saved;
+        e->culprit = PM_CULPRIT_SYSTEM;
+        goto cleanup;
+    }
+    rc = 0;
+    goto cleanup;
+
+system_error:
+    e->err = errno;
+    e->culprit = PM_CULPRIT_SYSTEM;
+cleanup:
+    if (fa_ready)
+        posix_spawn_file_actions_destroy(&fa);
+    if (attr_ready)
+        posix_spawnattr_destroy(&attr);
+    close_keep_errno(child_in);
+    close_keep_errno(child_out);
+    close_keep_errno(child_err);
+    if (rc != 0) {
+        close_keep_errno(c->in_fd);
+        close_keep_errno(c->out_fd);
+        close_keep_errno(c->err_fd);
+        c->in_fd = c->out_fd = c->err_fd = -1;
+    }
+    return rc;
+}
