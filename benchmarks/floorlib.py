@@ -132,6 +132,28 @@ class Floor:
         run.argv = a  # type: ignore[attr-defined]  # keep the buffers alive
         return run
 
+    # -- spawn now, finish later (the scale floor) -------------------------
+    def spawner(self, argv: Sequence[str | bytes]):
+        """A callable starting argv (stdin /dev/null, stdout and stderr
+        pipes); give each Child to finish() to drain, reap and close."""
+        a = Argv(argv)
+        fn = self.lib.floor_spawn
+        arr = a.array
+
+        def spawn() -> Child:
+            c = Child()
+            rc = fn(arr, 0, ctypes.byref(c))
+            if rc:
+                _check(rc, "spawn")
+            return c
+
+        spawn.argv = a  # type: ignore[attr-defined]
+        return spawn
+
+    def finish(self, c: Child) -> int:
+        _check(self.lib.floor_finish(ctypes.byref(c)), "finish")
+        return c.status
+
     # -- background start -------------------------------------------------
     def bg_starter(self, argv: Sequence[str | bytes]):
         """A callable starting argv in the background; returns a Child to be

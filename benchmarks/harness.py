@@ -43,7 +43,12 @@ class Contender:
 class Result:
     title: str
     samples: dict[str, list[int]] = field(default_factory=dict)  # ns per call
-    unit: str = "ms"
+    # With track_rss: the parent's peak RSS during each call minus its RSS
+    # just before (bytes).
+    rss: dict[str, list[int]] = field(default_factory=dict)
+
+    def peak_rss(self, name: str) -> int:
+        return max(self.rss[name])
 
     def median(self, name: str) -> float:
         """Median in seconds."""
@@ -63,14 +68,45 @@ class Result:
         return self.median(name) - self.median(peer)
 
 
-def _timed(c: Contender, sink: Optional[list[int]]) -> None:
+def _status_kb(field_name: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field_name} in /proc/self/status")
+
+
+def reset_peak_rss() -> int:
+    """Reset the kernel's peak-RSS mark of this process (VmHWM, through
+    /proc/self/clear_refs) and return the current RSS in bytes."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    return _status_kb("VmRSS") * 1024
+
+
+def peak_rss() -> int:
+    """Peak RSS in bytes since the last reset_peak_rss()."""
+    return _status_kb("VmHWM") * 1024
+
+
+def _timed(c: Contender, sink: Optional[list[int]], rss_sink: Optional[list[int]] = None,
+           defer: Optional[list[Any]] = None) -> None:
+    """One timed call of c.fn; its cleanup runs now, or later when defer
+    (a list to append the result to) is given."""
+    if rss_sink is not None:
+        base = reset_peak_rss()
     t0 = time.perf_counter_ns()
     r = c.fn()
     t1 = time.perf_counter_ns()
     if sink is not None:
         sink.append(t1 - t0)
+        if rss_sink is not None:
+            rss_sink.append(peak_rss() - base)
     if c.cleanup is not None:
-        c.cleanup(r)
+        if defer is not None:
+            defer.append(r)
+        else:
+            c.cleanup(r)
 
 
 def interleave(
@@ -80,11 +116,14 @@ def interleave(
     peers: list[Contender],
     rounds: int,
     warmup: int = 10,
+    track_rss: bool = False,
 ) -> Result:
     """Run ``rounds`` rounds of (peers in alternating order, then ours).
     The garbage collector is off during the rounds (for every contender
     alike) and runs between warm-up and measurement."""
     res = Result(title, {c.name: [] for c in [ours, *peers]})
+    if track_rss:
+        res.rss = {c.name: [] for c in [ours, *peers]}
     measuring = False
     counter = 0
 
@@ -93,14 +132,23 @@ def interleave(
         seq = peers if counter % 2 == 0 else peers[::-1]
         counter += 1
         for c in seq:
-            _timed(c, res.samples[c.name] if measuring else None)
+            _timed(c, res.samples[c.name] if measuring else None, res.rss.get(c.name))
+
+    # ours' cleanup runs in pedantic's teardown, outside pytest-benchmark's
+    # timing of target().
+    pending: list[Any] = []
 
     def target() -> None:
-        _timed(ours, res.samples[ours.name] if measuring else None)
+        _timed(ours, res.samples[ours.name] if measuring else None, res.rss.get(ours.name), pending)
+
+    def teardown() -> None:
+        while pending:
+            ours.cleanup(pending.pop())  # type: ignore[misc]
 
     for _ in range(warmup):
         setup()
         target()
+        teardown()
     gc.collect()
     gc_was_enabled = gc.isenabled()
     gc.disable()
@@ -112,8 +160,10 @@ def interleave(
             for _ in range(rounds):
                 setup()
                 target()
+                teardown()
         else:
-            benchmark.pedantic(target, setup=setup, rounds=rounds, iterations=1, warmup_rounds=0)
+            benchmark.pedantic(target, setup=setup, teardown=teardown, rounds=rounds, iterations=1,
+                               warmup_rounds=0)
     finally:
         if gc_was_enabled:
             gc.enable()
