@@ -215,7 +215,7 @@ class CommandExecutor:
             if buffer_size is not None and (isinstance(buffer_size, bool) or not isinstance(buffer_size, int)
                                             or buffer_size <= 0):
                 raise BadArgument(f"buffer_size must be a positive int, got {buffer_size!r}")
-        except BadArgument as exc:
+        except ValueError as exc:  # BadArgument, or a bad encoding
             return ExecutionResult(success=False, command=display, mode=exec_mode, error=str(exc))
 
         via_shell = argv[0] == b"/bin/sh" and argv[1:2] == [b"-c"]
