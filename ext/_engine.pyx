@@ -222,7 +222,7 @@ cdef class Process:
     def read(self, int stream, unsigned long long offset=0, Py_ssize_t max_bytes=-1):
         if stream != PM_OUT and stream != PM_ERR:
             raise ValueError(f"stream must be OUT or ERR, not {stream!r}")
-        cdef uint64_t first
+        cdef uint64_t first = 0
         cdef size_t n = pm_proc_available(self.p, stream, offset)
         if max_bytes >= 0 and n > <size_t>max_bytes:
             n = <size_t>max_bytes
@@ -359,8 +359,8 @@ def spawn(argv, *, env=None, cwd=None, int stdin=PM_DEVNULL, int stdout=PM_PIPE,
             # changes it (os.putenv) while posix_spawn reads it.
             rc = pm_start(&o, &p, &e)
     finally:
-        free(o.spawn.argv)
-        free(o.spawn.envp)
+        free(<void *>o.spawn.argv)
+        free(<void *>o.spawn.envp)
     if rc != 0:
         if e.culprit == PM_CULPRIT_ARGUMENT:
             raise ValueError("invalid stdin/stdout/stderr for spawn")
@@ -423,7 +423,7 @@ cdef class Ring:
             raise MemoryError()
 
     def read(self, unsigned long long offset=0):
-        cdef uint64_t first
+        cdef uint64_t first = 0
         cdef size_t n = pm_ring_available(&self.r, offset)
         data = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>n)
         pm_ring_read(&self.r, offset, PyBytes_AS_STRING(data), n, &first)

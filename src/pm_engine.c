@@ -515,7 +515,8 @@ static void reap(pm_proc *p)
         drop_stdin_queue(p);
         unwatch(p, W_IN);
     }
-    p->in_error = EPIPE;
+    if (p->in_piped && p->in_error == 0)
+        p->in_error = EPIPE;
     pthread_mutex_lock(&eng.lock);
     p->killing = false;
     p->timeout_at = p->kill_at = NEVER;
@@ -975,10 +976,12 @@ int pm_proc_write(pm_proc *p, const void *data, size_t n)
 {
     int rc = 0;
     pthread_mutex_lock(&p->lock);
-    if (p->in_error)
-        rc = -p->in_error;
-    else if (!p->in_piped || p->in_close_req || p->fd[W_IN] < 0)
+    if (!p->in_piped || p->in_close_req)
         rc = -EBADF;
+    else if (p->in_error)
+        rc = -p->in_error;
+    else if (p->fd[W_IN] < 0)
+        rc = -EPIPE;
     else {
         size_t done = 0;
         if (p->in_head == NULL) {
