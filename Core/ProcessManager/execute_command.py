@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from typing import Any, Optional
 
@@ -37,8 +36,6 @@ TIMEOUT_GRACE = 0.2
 # descendant may hold them: the call returns anyway, the output keeps being
 # drained into the record).
 EOF_GRACE = DRAIN
-# Slice of a blocking wait in the main thread, so that Ctrl-C is seen.
-MAIN_THREAD_SLICE = 0.25
 
 
 def _check_mode(mode: object) -> ExecutionMode:
@@ -68,18 +65,10 @@ def _display(command: object) -> str:
 
 
 def _wait_exit(proc: _engine.Process, timeout: Optional[float]) -> bool:
-    """proc.wait(timeout), in slices in the main thread so that Ctrl-C is
-    not held up; on Ctrl-C the group is ended before re-raising."""
-    if threading.current_thread() is not threading.main_thread():
-        return proc.wait(timeout)
-    deadline = None if timeout is None else time.monotonic() + timeout
+    """proc.wait(timeout); on Ctrl-C (the engine's wait lets signals through)
+    the process group is ended before re-raising."""
     try:
-        while True:
-            left = MAIN_THREAD_SLICE if deadline is None else min(MAIN_THREAD_SLICE, deadline - time.monotonic())
-            if proc.wait(max(0.0, left)):
-                return True
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
+        return proc.wait(timeout)
     except KeyboardInterrupt:
         proc.terminate(TIMEOUT_GRACE, True)
         proc.wait(TIMEOUT_GRACE + 0.5)

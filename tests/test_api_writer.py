@@ -1,0 +1,112 @@
+"""write_to_process, communicate_with_process and signals."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+import pytest
+
+from Core.ProcessManager import (ExecutionMode, communicate_with_process, execute_command, interrupt_process,
+                                 kill_process, read_from_process, send_signal_to_process, terminate_process,
+                                 wait_for_process, write_to_process)
+
+ECHO_SERVER = ("import sys\nfor line in sys.stdin:\n"
+               " line = line.strip()\n"
+               " if line == 'two': print('first'); print('second')\n"
+               " elif line == 'slow': import time; print('partial', end='', flush=True); time.sleep(0.2); print(' READY')\n"
+               " else: print('pong:' + line)\n"
+               " sys.stdout.flush()\n")
+
+
+@pytest.fixture
+def server_pid() -> int:
+    r = execute_command([sys.executable, "-u", "-c", ECHO_SERVER], mode=ExecutionMode.INTERACTIVE)
+    assert r.success and r.pid
+    return r.pid
+
+
+def test_write_str_and_bytes(server_pid: int) -> None:
+    first = write_to_process(server_pid, "a\n")
+    assert first["success"] and first["bytes_written"] == 2 and first["error"] is None
+    assert write_to_process(server_pid, "é\n")["bytes_written"] == 3
+    assert write_to_process(server_pid, b"b\n")["bytes_written"] == 2
+    text = ""
+    while text.count("\n") < 3:
+        got = read_from_process(server_pid, timeout=10)
+        assert got["success"] and not got["eof"]
+        text += got["stdout"]
+    assert text == "pong:a\npong:é\npong:b\n"
+
+
+def test_write_never_blocks_on_a_full_pipe() -> None:
+    r = execute_command("sleep 30", mode=ExecutionMode.INTERACTIVE)
+    big = b"x" * (4 << 20)  # far more than a pipe holds; sleep never reads
+    out = write_to_process(r.pid, big)
+    assert out["success"] and out["bytes_written"] == len(big) and out["pending"] > 0
+    kill_process(r.pid, force=True)
+
+
+def test_write_errors_name_the_cause(server_pid: int) -> None:
+    bg = execute_command("sleep 30", mode=ExecutionMode.BACKGROUND)
+    assert "not a pipe" in write_to_process(bg.pid, "x")["error"]
+    assert "data must be" in write_to_process(server_pid, 12)["error"]
+    assert write_to_process(server_pid, "", close_stdin=True)["success"]
+    closed = write_to_process(server_pid, "late\n")
+    assert not closed["success"] and "closed" in closed["error"] and closed["bytes_written"] == 0
+    wait_for_process(server_pid, timeout=10)
+    done = execute_command("true", mode=ExecutionMode.INTERACTIVE)
+    wait_for_process(done.pid, timeout=10)
+    exited = write_to_process(done.pid, "x")
+    assert not exited["success"] and "closed" in exited["error"]
+    unmanaged = write_to_process(1, "x")
+    assert not unmanaged["success"] and "not started by this ProcessManager" in unmanaged["error"]
+    kill_process(bg.pid)
+
+
+def test_communicate_returns_the_response(server_pid: int) -> None:
+    reply = communicate_with_process(server_pid, "ping\n", timeout=10)
+    assert reply["success"] and reply["response"] == "pong:ping\n" and reply["bytes_written"] == 5
+    assert read_from_process(server_pid)["stdout"] == "", "the response is not read twice"
+    both = communicate_with_process(server_pid, "two\n", timeout=10)
+    assert both["response"].startswith("first\n")
+
+
+def test_communicate_until_pattern(server_pid: int) -> None:
+    reply = communicate_with_process(server_pid, "slow\n", timeout=10, until=r"READY")
+    assert reply["matched"] and reply["response"] == "partial READY\n"
+
+
+def test_communicate_timeout_and_errors(server_pid: int) -> None:
+    silent = communicate_with_process(server_pid, None, timeout=0.2)
+    assert not silent["success"] and silent["timed_out"] and "no response" in silent["error"]
+    missed = communicate_with_process(server_pid, "ping\n", timeout=0.5, until="NEVER")
+    assert not missed["success"] and "NEVER" in missed["error"]
+    assert not communicate_with_process(server_pid, "x\n", until="(")["success"]
+    assert not communicate_with_process(1, "x\n")["success"]
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "INT", "sigint", 2, signal.SIGINT])
+def test_signals_by_name_or_number(sig: object) -> None:
+    r = execute_command("sleep 30", mode=ExecutionMode.BACKGROUND)
+    sent = send_signal_to_process(r.pid, sig)  # type: ignore[arg-type]
+    assert sent["success"] and sent["signal"] == "SIGINT"
+    assert wait_for_process(r.pid, timeout=10)["return_code"] == -signal.SIGINT
+
+
+def test_signal_errors() -> None:
+    r = execute_command("sleep 30", mode=ExecutionMode.BACKGROUND)
+    assert "unknown signal name" in send_signal_to_process(r.pid, "SIGNOPE")["error"]
+    assert not send_signal_to_process(r.pid, 999)["success"]
+    assert not send_signal_to_process(r.pid, None)["success"]  # type: ignore[arg-type]
+    kill_process(r.pid)
+    assert "already exited" in send_signal_to_process(r.pid, "TERM")["error"]
+
+
+def test_interrupt_and_terminate() -> None:
+    r = execute_command("sleep 30", mode=ExecutionMode.BACKGROUND)
+    assert interrupt_process(r.pid)["success"]
+    assert wait_for_process(r.pid, timeout=10)["return_code"] == -signal.SIGINT
+    t = execute_command("sleep 30", mode=ExecutionMode.BACKGROUND)
+    out = terminate_process(t.pid, force=False)
+    assert out["success"] and out["return_code"] == -signal.SIGTERM
