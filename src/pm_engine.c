@@ -7,11 +7,13 @@
  *   heap, the kick list, the notice list and every field marked "engine".
  * - Lock order: a process lock may be held while taking eng.lock, never
  *   the reverse.
- * - Only the reactor closes a descriptor that is registered with epoll
- *   (callers ask through a "kick"), so an event never names a descriptor
- *   number that was closed and reused under it.  A descriptor field is set
- *   to -1 before close(), so a fork() in between leaves the child holding a
- *   copy rather than closing a reused number.
+ * - Descriptors are closed under the process lock, their field set to -1
+ *   first.  An epoll event carries a pointer to (process, which stream),
+ *   never a bare number, and is ignored when that field is -1: a number
+ *   closed and reused within one batch of events is never mistaken.  A
+ *   fork() between the two steps leaves the child a copy, never a reused
+ *   number to close.  Callers mostly leave the closing to the reactor
+ *   through a "kick"; the exceptions are commented.
  * - The reactor holds a reference on every process it watches, and drops it
  *   only at the end of a batch of events, so an event later in the same
  *   batch never finds freed memory.
@@ -24,6 +26,7 @@
 #include "pm_ring.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -75,6 +78,8 @@ struct pm_proc {
     bool in_registered;    /* stdin is in epoll, waiting to be writable */
     bool in_close_req;
     bool pipes_close_req;
+    bool pid_poller;       /* a waiter polls the pidfd itself (see wait_pidfd) */
+    int pid_parked;        /* pidfd unwatched while polled: the poller closes it */
     int in_error;
     bool reaped, status_lost, timed_out, forked_away;
     int exit_code, term_signal;
@@ -364,7 +369,10 @@ static void unwatch(pm_proc *p, int kind)
     }
     if (kind == W_IN)
         p->in_registered = false;
-    close(fd);
+    if (kind == W_PID && p->pid_poller)
+        p->pid_parked = fd; /* a waiter is in ppoll() on it */
+    else
+        close(fd);
 }
 
 static void drop_stdin_queue(pm_proc *p)
@@ -733,6 +741,10 @@ static void atfork_child(void)
                 close(p->fd[k]);
             p->fd[k] = -1;
         }
+        if (p->pid_parked >= 0)
+            close(p->pid_parked);
+        p->pid_parked = -1;
+        p->pid_poller = false;
         p->in_registered = false;
         drop_stdin_queue(p);
         if (!p->reaped)
@@ -842,6 +854,7 @@ int pm_start(const pm_start_opts *o, pm_proc **out, pm_spawn_error *e)
     p->timeout_at = p->kill_at = NEVER;
     p->grace_ns = o->grace_ns;
     p->heap_index = NO_HEAP;
+    p->pid_parked = -1;
     for (int k = 0; k < W_COUNT; k++) {
         p->watch[k].proc = p;
         p->watch[k].kind = k;
@@ -1102,13 +1115,55 @@ static bool condition_holds(const pm_proc *p, int what, uint64_t out_off, uint64
     }
 }
 
+/* p->lock held, released while waiting.  Wait for the exit on the pidfd
+ * directly and reap it here if we get there before the reactor: the waiter
+ * then wakes once, instead of after the reactor has woken and signalled it.
+ * Returns false when the deadline passed. */
+static bool wait_pidfd(pm_proc *p, int64_t deadline_ns)
+{
+    int fd = p->fd[W_PID];
+    p->pid_poller = true;
+    pthread_mutex_unlock(&p->lock);
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    struct timespec left, *timeout = NULL;
+    if (deadline_ns >= 0) {
+        int64_t ns = deadline_ns - pm_now_ns();
+        left = to_timespec(ns < 0 ? 0 : ns);
+        timeout = &left;
+    }
+    int r = ppoll(&pfd, 1, timeout, NULL);
+    int err = errno;
+    pthread_mutex_lock(&p->lock);
+    p->pid_poller = false;
+    if (p->pid_parked >= 0) {
+        close(p->pid_parked);
+        p->pid_parked = -1;
+    }
+    if (r > 0 && p->fd[W_PID] >= 0) {
+        /* Reaping from a caller's thread: descriptors are closed under the
+         * lock as the reactor would; the reactor finishes p on the kick. */
+        reap(p);
+        if (p->reaped) {
+            changed(p);
+            kick(p);
+        }
+    }
+    if (r < 0 && err != EINTR) /* ENOMEM: fall back to the reactor's wake-up */
+        return cond_wait_until(&p->cond, &p->lock, deadline_ns);
+    return r != 0 || deadline_ns < 0 || pm_now_ns() < deadline_ns;
+}
+
 bool pm_proc_wait(pm_proc *p, int what, uint64_t out_off, uint64_t err_off, int64_t deadline_ns)
 {
     pthread_mutex_lock(&p->lock);
     bool ok;
-    while (!(ok = condition_holds(p, what, out_off, err_off)))
-        if (!cond_wait_until(&p->cond, &p->lock, deadline_ns))
+    while (!(ok = condition_holds(p, what, out_off, err_off))) {
+        bool waited = what == PM_WAIT_EXIT && !p->pid_poller && p->fd[W_PID] >= 0
+                    ? wait_pidfd(p, deadline_ns)
+                    : cond_wait_until(&p->cond, &p->lock, deadline_ns);
+        if (!waited)
             break;
+    }
     if (!ok)
         ok = condition_holds(p, what, out_off, err_off);
     pthread_mutex_unlock(&p->lock);
