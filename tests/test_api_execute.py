@@ -207,3 +207,14 @@ def test_blocking_call_is_recorded_until_cleanup() -> None:
     r = execute_command("echo recorded")
     assert get_process_output_info(r.pid)["size"] == len("recorded\n")
     assert r.pid not in get_active_processes()
+
+
+def test_plain_shell_command_pid_is_the_program_itself() -> None:
+    from Core.ProcessManager import ExecutionMode, kill_process
+    import psutil as _psutil
+
+    r = execute_command("sleep 30", mode=ExecutionMode.BACKGROUND)
+    assert _psutil.Process(r.pid).name() == "sleep", "signals reach the program, not a waiting shell"
+    kill_process(r.pid)
+    compound = execute_command("cd / && pwd; echo $((2*3))")
+    assert compound.stdout == "/\n6\n"

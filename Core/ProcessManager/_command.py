@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import re
 import shlex
 from collections.abc import Mapping
 from typing import Optional, Union
@@ -15,6 +16,29 @@ from ._signals import signal_name
 SHELL = b"/bin/sh"
 
 CommandLike = Union[str, bytes, "os.PathLike[str]", list[object], tuple[object, ...]]
+
+
+# A shell command made only of plain words: safe to prefix with "exec" so that
+# the pid is the program itself (dash does not exec the last command: the
+# pid would be a shell that defers SIGINT and outlives a SIGTERM).
+_PLAIN_COMMAND = re.compile(r"[A-Za-z0-9_./:,+@%=-]+(?:[ \t]+[A-Za-z0-9_./:,+@%=-]+)*")
+# Shell builtins and keywords: these must not be exec'd.
+_SHELL_WORDS = frozenset(
+    "alias bg break cd chdir command continue echo eval exec exit export false fc fg getopts hash "
+    "jobs kill local printf pwd read readonly return set shift test times trap true type ulimit "
+    "umask unalias unset wait if then else elif fi for while until do done case esac function "
+    "select time source".split())
+
+
+def shell_script(command: str) -> str:
+    """The script given to /bin/sh -c: ``exec`` is prepended to a plain
+    command (words only, no operator, quote, expansion or builtin)."""
+    stripped = command.strip()
+    if _PLAIN_COMMAND.fullmatch(stripped):
+        first = stripped.split()[0]
+        if "=" not in first and first not in _SHELL_WORDS:
+            return "exec " + stripped
+    return command
 
 
 class BadArgument(ValueError):
@@ -45,7 +69,7 @@ def build_argv(command: object, shell: Optional[bool]) -> tuple[list[bytes], str
             except ValueError as exc:
                 raise BadArgument(f"cannot split command: {exc}") from None
             return [_arg_bytes(w, "command") for w in words], text
-        return [SHELL, b"-c", _arg_bytes(command, "command")], text
+        return [SHELL, b"-c", _arg_bytes(shell_script(text), "command")], text
     if isinstance(command, (list, tuple)):
         if not command:
             raise BadArgument("empty command")

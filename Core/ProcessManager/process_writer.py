@@ -101,8 +101,11 @@ def send_signal_to_process(pid: int, signal: SignalLike = "SIGTERM", group: bool
 
 
 def interrupt_process(pid: int, *, _registry: Optional[Registry] = None) -> dict[str, Any]:
-    """Send SIGINT (as Ctrl-C would)."""
-    return send_signal_to_process(pid, _signal_module.SIGINT, _registry=_registry)
+    """Send SIGINT as Ctrl-C would: to the whole process group of a managed
+    process (a shell and the command it runs), to the process otherwise."""
+    record = find(pid, _registry) if check_pid(pid) is None else None
+    group = record is not None and record.running
+    return send_signal_to_process(pid, _signal_module.SIGINT, group=group, _registry=_registry)
 
 
 def terminate_process(pid: int, force: bool = False, timeout: float = 5.0, *,
