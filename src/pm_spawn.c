@@ -6,12 +6,14 @@
  */
 #include "pm_spawn.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -137,6 +139,30 @@ static int resolve_program(const pm_spawn_opts *o, char *out, pm_spawn_error *e)
     return -1;
 }
 
+#ifndef PM_HAVE_ADDCLOSEFROM
+/* glibc < 2.34 has no addclosefrom_np: close, in the child, every descriptor
+ * >= 3 that is open without O_CLOEXEC now.  One opened by another thread
+ * between this scan and the spawn can still leak; glibc >= 2.34 closes all. */
+static int add_close_inheritable(posix_spawn_file_actions_t *fa)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return errno;
+    int err = 0;
+    struct dirent *ent;
+    while (err == 0 && (ent = readdir(d)) != NULL) {
+        int fd = atoi(ent->d_name);
+        if (fd < 3 || fd == dirfd(d))
+            continue;
+        int flags = fcntl(fd, F_GETFD);
+        if (flags >= 0 && !(flags & FD_CLOEXEC))
+            err = posix_spawn_file_actions_addclose(fa, fd);
+    }
+    closedir(d);
+    return err;
+}
+#endif
+
 /* posix_spawn returned err: was it the working directory or the program? */
 static void blame(const pm_spawn_opts *o, const char *program, int err, pm_spawn_error *e)
 {
@@ -216,9 +242,12 @@ int pm_spawn_child(const pm_spawn_opts *o, pm_child *c, pm_spawn_error *e)
         || (errno = posix_spawn_file_actions_adddup2(&fa, out_src, 1)) != 0
         || (errno = posix_spawn_file_actions_adddup2(&fa, err_src, 2)) != 0)
         goto system_error;
-#ifdef PM_HAVE_ADDCLOSEFROM
     /* Whatever the parent has open without O_CLOEXEC stays out of the child. */
+#ifdef PM_HAVE_ADDCLOSEFROM
     if ((errno = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0)
+        goto system_error;
+#else
+    if ((errno = add_close_inheritable(&fa)) != 0)
         goto system_error;
 #endif
     if (o->cwd != NULL && (errno = posix_spawn_file_actions_addchdir_np(&fa, o->cwd)) != 0)
