@@ -261,3 +261,52 @@ def test_wait_timeout_and_bad_values(spawn: Spawner) -> None:
         p.wait(float("nan"))
     with pytest.raises(ValueError):
         p.read(3)
+
+
+def test_concurrent_readers_see_consistent_bytes_while_the_ring_wraps(spawn: Spawner) -> None:
+    # Byte at absolute offset i is i % 251: any torn or misplaced read shows.
+    code = ("import sys\n"
+            "block = bytes(i % 251 for i in range(251 * 64))\n"
+            "for _ in range(400): sys.stdout.buffer.write(block)\n")
+    p = spawn([PY, "-c", code], capacity=8192)
+    errors: list[str] = []
+
+    def reader() -> None:
+        offset = 0
+        while True:
+            data, first, missed = p.read(E.OUT, offset)
+            if first != offset + missed:
+                errors.append(f"first {first} != {offset} + {missed}")
+            if any(b != (first + j) % 251 for j, b in enumerate(data[:4096])):
+                errors.append(f"wrong bytes at {first}")
+            offset = first + len(data)
+            if not p.wait_output(offset, 1 << 62, 5) or p.stream_info(E.OUT)[3] and offset == p.stream_info(E.OUT)[0]:
+                return
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert p.wait(10) and p.returncode == 0
+    assert errors == []
+    assert p.stream_info(E.OUT)[0] == 251 * 64 * 400
+
+
+def test_waiting_releases_the_gil(spawn: Spawner) -> None:
+    p = spawn(["sleep", "0.5"])
+    counter = [0]
+    stop = threading.Event()
+
+    def count() -> None:
+        while not stop.is_set():
+            counter[0] += 1
+
+    t = threading.Thread(target=count)
+    t.start()
+    try:
+        assert p.wait(10)
+    finally:
+        stop.set()
+        t.join()
+    assert counter[0] > 1000  # the other thread ran while we waited
