@@ -100,28 +100,30 @@ def get_process_status(pid: int, *, _registry: Optional[Registry] = None) -> Opt
         proc = _psutil_process(pid)
         with proc.oneshot():
             os_status = proc.status()
+            create_time = proc.create_time()
             status: dict[str, Any] = {
                 "success": True,
                 "pid": pid,
                 "status": "exited" if os_status == psutil.STATUS_ZOMBIE else "running",
                 "os_status": os_status,
-                "name": proc.name(),
-                "create_time": proc.create_time(),
-                "running_time": max(0.0, time.time() - proc.create_time()),
+                "create_time": create_time,
+                "running_time": max(0.0, time.time() - create_time),
                 "managed": record is not None,
                 "error": None,
             }
-            for key, getter in (("cmdline", proc.cmdline), ("memory_info", proc.memory_info),
-                                ("num_threads", proc.num_threads), ("ppid", proc.ppid)):
+            # Each of these may be denied, and a zombie has none of them.
+            for key, getter in (("name", proc.name), ("cmdline", proc.cmdline),
+                                ("memory_info", proc.memory_info), ("num_threads", proc.num_threads),
+                                ("ppid", proc.ppid)):
                 try:
                     status[key] = getter()
-                except psutil.AccessDenied:
+                except (psutil.AccessDenied, psutil.ZombieProcess):
                     status[key] = None
             try:
                 status["cpu_percent"] = _cpu_percent(proc, first)
-            except psutil.AccessDenied:
-                status["cpu_percent"] = None
-    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            except (psutil.AccessDenied, psutil.ZombieProcess):
+                status["cpu_percent"] = 0.0
+    except psutil.NoSuchProcess:
         if record is not None:
             return _record_status(record)
         return None
@@ -132,7 +134,7 @@ def get_process_status(pid: int, *, _registry: Optional[Registry] = None) -> Opt
         status.update(command=info["command"], mode=info["mode"], state=info["state"],
                       return_code=info["return_code"], start_time=info["start_time"])
     else:
-        status["command"] = " ".join(status.get("cmdline") or []) or status["name"]
+        status["command"] = " ".join(status.get("cmdline") or []) or status.get("name") or ""
     return status
 
 
