@@ -102,11 +102,12 @@ class Floor:
         lib.floor_bg_reap.argtypes = [child_p, ctypes.c_int]
         lib.floor_roundtrip.argtypes = [child_p, ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p,
                                         ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]
+        lib.floor_roundtrip_n.argtypes = lib.floor_roundtrip.argtypes + [ctypes.c_long]
         lib.floor_close.argtypes = [child_p]
         lib.floor_drain.argtypes = [argv_t, ctypes.c_int, ctypes.c_size_t,
                                     ctypes.POINTER(ctypes.c_longlong), ctypes.POINTER(ctypes.c_int)]
         for name in ("floor_init", "floor_run", "floor_spawn", "floor_finish", "floor_bg_start",
-                     "floor_bg_reap", "floor_roundtrip", "floor_close", "floor_drain"):
+                     "floor_bg_reap", "floor_roundtrip", "floor_roundtrip_n", "floor_close", "floor_drain"):
             getattr(lib, name).restype = ctypes.c_int
         self.lib = lib
         _check(lib.floor_init(), "init")
@@ -206,16 +207,16 @@ class Echo:
     def pid(self) -> int:
         return self.child.pid
 
-    def roundtrip_fn(self, msg: bytes):
-        """A callable doing one round trip of msg (which ends in a newline);
-        returns the reply."""
-        fn = self._lib.floor_roundtrip
+    def roundtrip_fn(self, msg: bytes, count: int = 1):
+        """A callable doing count round trips of msg (which ends in a
+        newline) in one foreign call; returns the last reply."""
+        fn = self._lib.floor_roundtrip_n
         pc, buf, cap, got = ctypes.byref(self.child), self._buf, len(self._buf), self._got
         pgot = ctypes.byref(got)
         n = len(msg)
 
         def roundtrip() -> bytes:
-            rc = fn(pc, msg, n, buf, cap, pgot)
+            rc = fn(pc, msg, n, buf, cap, pgot, count)
             if rc:
                 _check(rc, "roundtrip")
             return buf.raw[: got.value]

@@ -12,7 +12,7 @@ setup=peers)``.  Its setup hook runs the peers (timed here) before each timed
 call of ours, so pytest-benchmark's own statistics, saved and compared by
 ``--benchmark-save`` / ``--benchmark-compare``, are those of ours, and the
 peers' medians and every ratio go into ``benchmark.extra_info``.  The order of
-the peers alternates from one round to the next.
+the peers rotates from one round to the next.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class Contender:
     name: str
     fn: Fn
     cleanup: Cleanup = None  # called with fn's result, outside the timing
+    batched: bool = False    # fn itself does the whole batch (see interleave)
 
 
 @dataclass
@@ -47,12 +48,14 @@ class Result:
     # just before (bytes).
     rss: dict[str, list[int]] = field(default_factory=dict)
 
+    batch: int = 1  # operations per timed call
+
     def peak_rss(self, name: str) -> int:
         return max(self.rss[name])
 
     def median(self, name: str) -> float:
-        """Median in seconds."""
-        return statistics.median(self.samples[name]) / 1e9
+        """Median in seconds, per operation."""
+        return statistics.median(self.samples[name]) / 1e9 / self.batch
 
     def ratio(self, name: str, peer: str) -> float:
         return self.median(name) / self.median(peer)
@@ -117,11 +120,31 @@ def interleave(
     rounds: int,
     warmup: int = 10,
     track_rss: bool = False,
+    batch: int = 1,
 ) -> Result:
-    """Run ``rounds`` rounds of (peers in alternating order, then ours).
+    """Run ``rounds`` rounds of (peers in rotating order, then ours).
     The garbage collector is off during the rounds (for every contender
-    alike) and runs between warm-up and measurement."""
+    alike) and runs between warm-up and measurement.
+
+    batch > 1: each timed call runs the contender's fn batch times in a row
+    (for operations of a few microseconds whose cost depends on the
+    scheduler's recent history: a round trip with a child that has just
+    run is several times cheaper than with one that has slept); samples
+    are then per operation, and pytest-benchmark's figures are per batch."""
+    if batch > 1:
+        def batched(c: Contender) -> Contender:
+            if c.batched:
+                return c
+            f = c.fn
+
+            def run() -> Any:
+                for _ in range(batch - 1):
+                    f()
+                return f()
+            return Contender(c.name, run, c.cleanup)
+        ours, peers = batched(ours), [batched(p) for p in peers]
     res = Result(title, {c.name: [] for c in [ours, *peers]})
+    res.batch = batch
     if track_rss:
         res.rss = {c.name: [] for c in [ours, *peers]}
     measuring = False
@@ -129,7 +152,8 @@ def interleave(
 
     def setup() -> None:
         nonlocal counter
-        seq = peers if counter % 2 == 0 else peers[::-1]
+        k = counter % len(peers)
+        seq = peers[k:] + peers[:k]  # each peer takes each place in turn
         counter += 1
         for c in seq:
             _timed(c, res.samples[c.name] if measuring else None, res.rss.get(c.name))
@@ -185,9 +209,11 @@ def record(benchmark: Any, res: Result, ours: str, peers: list[str], floor: Opti
     info = benchmark.extra_info
     info["title"] = res.title
     info["rounds"] = len(res.samples[ours])
+    info["batch"] = res.batch
     for name in [ours, *peers]:
         info[f"median_s:{name}"] = res.median(name)
-    lines = [f"{res.title}  ({len(res.samples[ours])} interleaved rounds)"]
+    lines = [f"{res.title}  ({len(res.samples[ours])} interleaved rounds"
+             + (f" of {res.batch} operations, figures per operation)" if res.batch > 1 else ")")]
     lines.append(f"    {ours:<28} median {fmt_time(res.median(ours)):>12}")
     for p in peers:
         r, pr, ov = res.ratio(ours, p), res.paired_ratio(ours, p), res.overhead(ours, p)

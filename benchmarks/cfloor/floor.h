@@ -51,10 +51,13 @@ int floor_bg_start(char *const argv[], floor_child *c);
 int floor_bg_reap(floor_child *c, int sig);
 
 /* Message round trip with a line-echoing child (cat): write the whole
- * message to its stdin, then poll/read its stdout until a newline has
- * arrived.  *got is the number of bytes read into buf. */
+ * message to its stdin, then read its stdout until a newline has arrived.
+ * *got is the number of bytes read into buf.  floor_roundtrip_n: n of them
+ * in a row (*got: the last reply's length). */
 int floor_roundtrip(floor_child *c, const char *msg, size_t len,
                     char *buf, size_t cap, size_t *got);
+int floor_roundtrip_n(floor_child *c, const char *msg, size_t len,
+                      char *buf, size_t cap, size_t *got, long n);
 
 /* Close the child's stdin, then floor_finish. */
 int floor_close(floor_child *c);
