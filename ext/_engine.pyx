@@ -7,7 +7,7 @@ can wait.  No policy lives here: see the Python modules of the package.
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.exc cimport PyErr_CheckSignals
-from libc.errno cimport EACCES, EBADF, EISDIR, EMFILE, ENAMETOOLONG, ENFILE, ENOENT, ENOEXEC, ENOMEM, ENOTDIR, EPERM, EPIPE, EAGAIN, E2BIG
+from libc.errno cimport ENOTTY, EACCES, EBADF, EISDIR, EMFILE, ENAMETOOLONG, ENFILE, ENOENT, ENOEXEC, ENOMEM, ENOTDIR, EPERM, EPIPE, EAGAIN, E2BIG
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport strerror
@@ -299,11 +299,20 @@ cdef class Process:
     def close_pipes(self):
         pm_proc_close_pipes(self.p)
 
+    def set_winsize(self, int rows, int cols):
+        if not (0 < rows < 65536 and 0 < cols < 65536):
+            raise ValueError(f"window size must be 1..65535 rows and columns, not {rows}x{cols}")
+        cdef int rc = pm_proc_set_winsize(self.p, <unsigned short>rows, <unsigned short>cols)
+        if rc == -ENOTTY:
+            raise ValueError("this process has no pseudo-terminal (spawn with pty=True)")
+        if rc < 0:
+            raise OSError(-rc, strerror(-rc).decode())
+
 
 def spawn(argv, *, env=None, cwd=None, int stdin=PM_DEVNULL, int stdout=PM_PIPE,
           int stderr=PM_PIPE, bint new_session=False, timeout=None, grace=0.2,
           Py_ssize_t capacity=DEFAULT_CAPACITY, bint growing=False,
-          unsigned long long tag=0, bint notify=False):
+          unsigned long long tag=0, bint notify=False, bint pty=False, rows=24, cols=80):
     """Start argv; see _engine.pyi."""
     if isinstance(argv, (bytes, str)) or not hasattr(argv, "__len__"):
         raise TypeError("argv must be a sequence of bytes")
@@ -328,6 +337,10 @@ def spawn(argv, *, env=None, cwd=None, int stdin=PM_DEVNULL, int stdout=PM_PIPE,
         raise ValueError("stdin must be PIPE, DEVNULL or a descriptor")
     if capacity < 0:
         raise ValueError("capacity must be >= 0")
+    if not (0 < rows < 65536 and 0 < cols < 65536):
+        raise ValueError(f"window size must be 1..65535 rows and columns, not {rows}x{cols}")
+    if pty and stderr == PM_PIPE:
+        stderr = PM_STDOUT  # a terminal has one output: stderr goes there too
 
     cdef pm_start_opts o
     cdef pm_spawn_error e
@@ -341,6 +354,9 @@ def spawn(argv, *, env=None, cwd=None, int stdin=PM_DEVNULL, int stdout=PM_PIPE,
     o.spawn.stdout_mode = stdout
     o.spawn.stderr_mode = stderr
     o.spawn.new_session = new_session
+    o.spawn.pty = pty
+    o.spawn.rows = rows
+    o.spawn.cols = cols
     o.timeout_ns = _seconds_to_ns(timeout, "timeout")
     o.grace_ns = _seconds_to_ns(grace, "grace")
     if o.grace_ns < 0:

@@ -63,6 +63,7 @@ cdef extern from "pm_engine.h" nogil:
     int pm_proc_signal(pm_proc *p, int sig, bint group)
     int pm_proc_terminate(pm_proc *p, int64_t grace_ns, bint group)
     void pm_proc_set_timeout(pm_proc *p, int64_t timeout_ns, int64_t grace_ns)
+    int pm_proc_set_winsize(pm_proc *p, unsigned short rows, unsigned short cols)
     void pm_proc_close_pipes(pm_proc *p)
     size_t pm_wait_notices(uint64_t *tags, size_t cap, int64_t deadline_ns)
     void pm_get_stats(pm_stats *s)

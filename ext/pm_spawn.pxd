@@ -22,6 +22,9 @@ cdef extern from "pm_spawn.h" nogil:
         int stdout_mode
         int stderr_mode
         bint new_session
+        bint pty
+        unsigned short rows
+        unsigned short cols
 
     ctypedef struct pm_spawn_error:
         int err

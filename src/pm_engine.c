@@ -35,8 +35,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,6 +69,7 @@ struct pm_proc {
     uint64_t tag;
     bool notify;
     bool in_piped;
+    bool pty;
     int64_t start_ns;
     struct watch watch[W_COUNT];
 
@@ -850,7 +853,8 @@ int pm_start(const pm_start_opts *o, pm_proc **out, pm_spawn_error *e)
     pm_ring_init(&p->ring[W_ERR], o->ring_limit);
     p->tag = o->tag;
     p->notify = o->notify;
-    p->in_piped = o->spawn.stdin_mode == PM_PIPE;
+    p->pty = o->spawn.pty;
+    p->in_piped = o->spawn.stdin_mode == PM_PIPE || p->pty;
     p->timeout_at = p->kill_at = NEVER;
     p->grace_ns = o->grace_ns;
     p->heap_index = NO_HEAP;
@@ -1050,6 +1054,20 @@ void pm_proc_close_stdin(pm_proc *p)
         kick(p); /* flush-then-close, or let the reactor finish p */
     }
     pthread_mutex_unlock(&p->lock);
+}
+
+int pm_proc_set_winsize(pm_proc *p, unsigned short rows, unsigned short cols)
+{
+    int rc = -ENOTTY;
+    pthread_mutex_lock(&p->lock);
+    if (p->pty && p->fd[W_OUT] >= 0) {
+        struct winsize ws = { .ws_row = rows, .ws_col = cols };
+        rc = ioctl(p->fd[W_OUT], TIOCSWINSZ, &ws) == 0 ? 0 : -errno;
+    } else if (p->pty) {
+        rc = -EBADF; /* the terminal is closed */
+    }
+    pthread_mutex_unlock(&p->lock);
+    return rc;
 }
 
 void pm_proc_close_pipes(pm_proc *p)

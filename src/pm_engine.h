@@ -77,6 +77,9 @@ int pm_proc_signal(pm_proc *p, int sig, bool group);
 int pm_proc_terminate(pm_proc *p, int64_t grace_ns, bool group);
 /* New deadline from now (< 0: none). */
 void pm_proc_set_timeout(pm_proc *p, int64_t timeout_ns, int64_t grace_ns);
+/* Window size of a pty child (its foreground group gets SIGWINCH).
+ * 0, -ENOTTY when it has no pty, or -errno. */
+int pm_proc_set_winsize(pm_proc *p, unsigned short rows, unsigned short cols);
 /* Stop draining stdout and stderr; buffered output stays readable. */
 void pm_proc_close_pipes(pm_proc *p);
 

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -86,6 +88,34 @@ int pm_devnull_fd(void)
         fd = expected;
     }
     return fd;
+}
+
+/* A new pseudo-terminal: *master (non-blocking, O_CLOEXEC) and the path of
+ * its slave, which only the child opens. */
+static int open_pty(const pm_spawn_opts *o, int *master, char *slave, size_t len)
+{
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0)
+        return -1;
+    m = above_stdio(m);
+    struct winsize ws = { .ws_row = o->rows ? o->rows : 24, .ws_col = o->cols ? o->cols : 80 };
+    if (m < 0 || grantpt(m) != 0 || unlockpt(m) != 0)
+        goto fail;
+    int err = ptsname_r(m, slave, len); /* returns the error, errno unspecified */
+    if (err != 0) {
+        errno = err;
+        goto fail;
+    }
+    if (ioctl(m, TIOCSWINSZ, &ws) != 0)
+        goto fail;
+    int flags = fcntl(m, F_GETFL);
+    if (flags < 0 || fcntl(m, F_SETFL, flags | O_NONBLOCK) != 0)
+        goto fail;
+    *master = m;
+    return 0;
+fail:
+    close_keep_errno(m);
+    return -1;
 }
 
 static bool is_executable_file(const char *path)
@@ -222,23 +252,42 @@ int pm_spawn_child(const pm_spawn_opts *o, pm_child *c, pm_spawn_error *e)
         if (null_fd < 0)
             goto system_error;
     }
-    if (o->stdin_mode == PM_PIPE && make_pipe(&c->in_fd, &child_in, false) != 0)
-        goto system_error;
-    if (o->stdout_mode == PM_PIPE && make_pipe(&c->out_fd, &child_out, true) != 0)
-        goto system_error;
+    char slave[64];
+    if (o->pty) {
+        if (open_pty(o, &c->out_fd, slave, sizeof slave) != 0)
+            goto system_error;
+        c->in_fd = fcntl(c->out_fd, F_DUPFD_CLOEXEC, 3);
+        if (c->in_fd < 0)
+            goto system_error;
+    } else {
+        if (o->stdin_mode == PM_PIPE && make_pipe(&c->in_fd, &child_in, false) != 0)
+            goto system_error;
+        if (o->stdout_mode == PM_PIPE && make_pipe(&c->out_fd, &child_out, true) != 0)
+            goto system_error;
+    }
     if (o->stderr_mode == PM_PIPE && make_pipe(&c->err_fd, &child_err, true) != 0)
         goto system_error;
 
     int in_src = o->stdin_mode == PM_PIPE ? child_in : o->stdin_mode == PM_DEVNULL ? null_fd : o->stdin_mode;
     int out_src = o->stdout_mode == PM_PIPE ? child_out : null_fd;
     int err_src = o->stderr_mode == PM_PIPE ? child_err : o->stderr_mode == PM_STDOUT ? out_src : null_fd;
+    if (o->pty) {
+        in_src = out_src = 0;
+        if (o->stderr_mode == PM_STDOUT)
+            err_src = 0;
+    }
 
     if ((errno = posix_spawn_file_actions_init(&fa)) != 0)
         goto system_error;
     fa_ready = true;
+    /* With a pty, the child opens the slave as 0 after setsid() (glibc
+     * applies the attributes before the file actions): the first terminal a
+     * session leader opens becomes its controlling terminal. */
+    if (o->pty && (errno = posix_spawn_file_actions_addopen(&fa, 0, slave, O_RDWR, 0)) != 0)
+        goto system_error;
     /* stdin first: a caller's descriptor may be 1 or 2, replaced just after.
      * dup2 clears O_CLOEXEC on the copies 0, 1 and 2 only. */
-    if ((errno = posix_spawn_file_actions_adddup2(&fa, in_src, 0)) != 0
+    if ((!o->pty && (errno = posix_spawn_file_actions_adddup2(&fa, in_src, 0)) != 0)
         || (errno = posix_spawn_file_actions_adddup2(&fa, out_src, 1)) != 0
         || (errno = posix_spawn_file_actions_adddup2(&fa, err_src, 2)) != 0)
         goto system_error;
@@ -260,7 +309,7 @@ int pm_spawn_child(const pm_spawn_opts *o, pm_child *c, pm_spawn_error *e)
     sigemptyset(&none);
     sigfillset(&all);
     short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
-                | (o->new_session ? POSIX_SPAWN_SETSID : POSIX_SPAWN_SETPGROUP);
+                | (o->new_session || o->pty ? POSIX_SPAWN_SETSID : POSIX_SPAWN_SETPGROUP);
     /* Empty mask and default dispositions: the child must not inherit the
      * blocked signals of the calling thread or signals the parent ignores
      * (CPython ignores SIGPIPE). */

@@ -27,6 +27,10 @@ typedef struct pm_spawn_opts {
     int stdout_mode;       /* PM_PIPE or PM_DEVNULL */
     int stderr_mode;       /* PM_PIPE, PM_DEVNULL or PM_STDOUT */
     bool new_session;      /* setsid() rather than a new process group */
+    bool pty;              /* a new pseudo-terminal as controlling terminal on 0, 1
+                            * (and 2 unless stderr_mode is PM_PIPE or PM_DEVNULL);
+                            * implies new_session; stdin_mode and stdout_mode are ignored */
+    unsigned short rows, cols; /* its window size (0: 24 x 80) */
 } pm_spawn_opts;
 
 /* What failed, so the caller can name it. */
@@ -45,7 +49,9 @@ typedef struct pm_spawn_error {
 } pm_spawn_error;
 
 /* The parent's side of a started child.  Descriptors are O_CLOEXEC, the pipe
- * ends non-blocking; -1 where the stream is not a pipe. */
+ * ends non-blocking; -1 where the stream is not a pipe.  With a pty, out_fd
+ * is the master and in_fd a second descriptor on it (epoll watches each
+ * descriptor for one direction). */
 typedef struct pm_child {
     pid_t pid;
     int pidfd;
