@@ -213,7 +213,13 @@ def test_plain_shell_command_pid_is_the_program_itself() -> None:
     from Core.ProcessManager import ExecutionMode, kill_process
     import psutil as _psutil
 
+    from Core.ProcessManager import read_from_process
+
     r = execute_command("sleep 30", mode=ExecutionMode.BACKGROUND)
+    for _ in range(500):  # the shell execs the program in the same pid, soon after the spawn
+        if _psutil.Process(r.pid).name() == "sleep":
+            break
+        read_from_process(r.pid, timeout=0.01)
     assert _psutil.Process(r.pid).name() == "sleep", "signals reach the program, not a waiting shell"
     kill_process(r.pid)
     compound = execute_command("cd / && pwd; echo $((2*3))")
