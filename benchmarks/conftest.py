@@ -14,7 +14,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import floorlib  # noqa: E402
 import harness  # noqa: E402
 
 
@@ -52,9 +51,13 @@ def cpu_model() -> str:
 
 
 @pytest.fixture(scope="session")
-def cfloor(tmp_path_factory: pytest.TempPathFactory) -> floorlib.Floor:
+def cfloor(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The C floor, compiled for this session with cc -O2 -std=c11 -Wall
     -Wextra into a temporary directory and loaded with ctypes."""
+    try:
+        import floorlib
+    except ImportError as e:
+        pytest.skip(f"Core.ProcessManager is not installed ({e}): its _bench module builds the floor")
     cc = floorlib.find_compiler()
     if cc is None:
         pytest.skip("no C compiler (cc, gcc or clang) on PATH: the C floor cannot be built, "

@@ -27,9 +27,10 @@ from typing import Any
 import psutil
 import pytest
 
-import floorlib
 import harness
 from harness import Contender
+
+floorlib = pytest.importorskip("floorlib", reason="Core.ProcessManager is not installed")
 
 LIMITS = {  # name: (limit, target); ratios to the peer named in the test
     "blocking": (1.10, 1.05),

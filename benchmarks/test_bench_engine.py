@@ -12,9 +12,12 @@ from __future__ import annotations
 import signal
 import subprocess
 
-import floorlib
+import pytest
+
 import harness
 from harness import Contender
+
+floorlib = pytest.importorskip("floorlib", reason="Core.ProcessManager is not installed")
 
 LIMIT = 1.10
 TARGET = 1.05

@@ -22,9 +22,10 @@ from typing import Any
 
 import pytest
 
-import floorlib
 import harness
 from harness import Contender
+
+floorlib = pytest.importorskip("floorlib", reason="Core.ProcessManager is not installed")
 
 MiB = 1 << 20
 GiB = 1 << 30
