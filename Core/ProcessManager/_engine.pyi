@@ -42,6 +42,13 @@ class Process:
     @property
     def timed_out(self) -> bool: ...
     @property
+    def status_lost(self) -> bool:
+        """The exit status was collected by someone else in this process
+        (a SIGCHLD handler calling waitpid(-1), or SIGCHLD ignored)."""
+    @property
+    def forked_away(self) -> bool:
+        """True in a fork() child for the processes its parent started."""
+    @property
     def term_signal(self) -> Optional[int]: ...
     @property
     def start_time(self) -> float:
@@ -95,6 +102,9 @@ class Process:
     def set_timeout(self, seconds: Optional[float]) -> None:
         """Deadline from now (None: none).  At the deadline the group is
         ended as by terminate(grace) and timed_out becomes True."""
+    def set_winsize(self, rows: int, cols: int) -> None:
+        """Window size of a pty child (it gets SIGWINCH).  ValueError when
+        it has no pty."""
     def close_pipes(self) -> None:
         """Stop draining: close stdout/stderr (a descendant still writing
         gets EPIPE).  Buffered output stays readable."""
@@ -114,6 +124,11 @@ def spawn(
     growing: bool = False,     # grow instead of overwriting (full capture)
     tag: int = 0,
     notify: bool = False,      # report changes through wait_notices()
+    pty: bool = False,         # a new pseudo-terminal on 0, 1 and 2 (stderr merged
+                               # unless DEVNULL), as controlling terminal of a new
+                               # session; write() types into it, OUT reads the screen
+    rows: int = 24,
+    cols: int = 80,
 ) -> Process:
     """Start argv[0] (searched in PATH of ``env``, or of os.environ when env
     is None, when it has no slash).  Raises SpawnError on failure."""
@@ -122,6 +137,20 @@ def wait_notices(timeout: Optional[float] = None) -> list[int]:
     """Tags of the notify=True processes that got output, reached EOF or
     exited since the previous call (each tag once).  Waits up to timeout
     when there is none."""
+
+class Ring:
+    """A bare ring buffer (src/pm_ring.c), for tests and inspection."""
+    def __init__(self, limit: int = 0) -> None: ...
+    def append(self, data: bytes) -> None: ...
+    def read(self, offset: int = 0) -> tuple[bytes, int]: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def lines(self) -> int: ...
+    @property
+    def capacity(self) -> int: ...
 
 def stats() -> dict[str, int]:
     """Engine counters: live processes, reactor running, spawns."""
