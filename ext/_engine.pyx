@@ -7,7 +7,7 @@ can wait.  No policy lives here: see the Python modules of the package.
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.exc cimport PyErr_CheckSignals
-from libc.errno cimport ENOTTY, EACCES, EBADF, EISDIR, EMFILE, ENAMETOOLONG, ENFILE, ENOENT, ENOEXEC, ENOMEM, ENOTDIR, EPERM, EPIPE, EAGAIN, E2BIG
+from libc.errno cimport errno, ENOTTY, EACCES, EBADF, EISDIR, EMFILE, ENAMETOOLONG, ENFILE, ENOENT, ENOEXEC, ENOMEM, ENOTDIR, EPERM, EPIPE, EAGAIN, E2BIG
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport strerror
@@ -299,6 +299,17 @@ cdef class Process:
     def close_pipes(self):
         pm_proc_close_pipes(self.p)
 
+    def subscribe(self, NoticeChannel channel not None, tag=None):
+        """Report this process's changes on channel, under tag (default: the
+        spawn tag).  Notified once at once.  A process has two subscriptions
+        at most."""
+        cdef unsigned long long t = self.tag if tag is None else tag
+        if pm_proc_subscribe(self.p, channel.ch, t) != 0:
+            raise RuntimeError("a process can be subscribed to two channels at most")
+
+    def unsubscribe(self, NoticeChannel channel not None):
+        pm_proc_unsubscribe(self.p, channel.ch)
+
     def set_winsize(self, int rows, int cols):
         if not (0 < rows < 65536 and 0 < cols < 65536):
             raise ValueError(f"window size must be 1..65535 rows and columns, not {rows}x{cols}")
@@ -312,7 +323,7 @@ cdef class Process:
 def spawn(argv, *, env=None, cwd=None, int stdin=PM_DEVNULL, int stdout=PM_PIPE,
           int stderr=PM_PIPE, bint new_session=False, timeout=None, grace=0.2,
           Py_ssize_t capacity=DEFAULT_CAPACITY, bint growing=False,
-          unsigned long long tag=0, bint notify=False, bint pty=False, rows=24, cols=80):
+          unsigned long long tag=0, notify=False, bint pty=False, rows=24, cols=80):
     """Start argv; see _engine.pyi."""
     if isinstance(argv, (bytes, str)) or not hasattr(argv, "__len__"):
         raise TypeError("argv must be a sequence of bytes")
@@ -363,7 +374,13 @@ def spawn(argv, *, env=None, cwd=None, int stdin=PM_DEVNULL, int stdout=PM_PIPE,
         o.grace_ns = 0
     o.ring_limit = 0 if growing else (<size_t>capacity if capacity > 0 else DEFAULT_CAPACITY)
     o.tag = tag
-    o.notify = notify
+    o.channel = NULL
+    if isinstance(notify, NoticeChannel):
+        o.channel = (<NoticeChannel>notify).ch
+    elif notify is True:
+        o.channel = pm_default_channel()
+    elif notify is not False and notify is not None:
+        raise TypeError("notify must be a bool or a NoticeChannel")
     try:
         o.spawn.argv = _cstring_array(args)
         if envs is not None:
@@ -391,9 +408,8 @@ def spawn(argv, *, env=None, cwd=None, int stdin=PM_DEVNULL, int stdout=PM_PIPE,
     return proc
 
 
-def wait_notices(timeout=None):
-    """Tags of notify processes with news since the previous call."""
-    cdef uint64_t tags[1024]
+cdef list _take(pm_channel *ch, object timeout):
+    cdef uint64_t tags[256]
     cdef int64_t deadline = _seconds_to_ns(timeout, "timeout")
     if deadline >= 0:
         deadline += pm_now_ns()
@@ -407,10 +423,45 @@ def wait_notices(timeout=None):
             if deadline >= 0 and deadline < until:
                 until = deadline
         with nogil:
-            n = pm_wait_notices(tags, 1024, until)
+            n = pm_channel_take(ch, tags, 256, until)
         if n > 0 or (deadline >= 0 and pm_now_ns() >= deadline):
             return [tags[i] for i in range(n)]
         PyErr_CheckSignals()
+
+
+def wait_notices(timeout=None):
+    """Tags of notify=True processes with news since the previous call."""
+    return _take(pm_default_channel(), timeout)
+
+
+cdef class NoticeChannel:
+    """A queue of tags of subscribed processes that changed (output, end of
+    file, exit), each once until taken.  ``fd`` is readable while tags are
+    queued: an event loop watches it (loop.add_reader) instead of a thread."""
+
+    cdef pm_channel *ch
+
+    def __cinit__(self):
+        self.ch = pm_channel_new()
+        if self.ch == NULL:
+            raise OSError(errno, "cannot create a notice channel: " + strerror(errno).decode())
+
+    def __dealloc__(self):
+        if self.ch != NULL:
+            pm_channel_release(self.ch)
+            self.ch = NULL
+
+    @property
+    def fd(self):
+        return pm_channel_fd(self.ch)
+
+    def take(self):
+        """The queued tags, without waiting."""
+        return _take(self.ch, 0)
+
+    def wait(self, timeout=None):
+        """The queued tags, waiting up to timeout for one."""
+        return _take(self.ch, timeout)
 
 
 def stats():

@@ -6,6 +6,8 @@ from pm_spawn cimport pm_spawn_opts, pm_spawn_error
 cdef extern from "pm_engine.h" nogil:
     ctypedef struct pm_proc:
         pass
+    ctypedef struct pm_channel:
+        pass
 
     enum:
         PM_OUT
@@ -21,7 +23,7 @@ cdef extern from "pm_engine.h" nogil:
         int64_t grace_ns
         size_t ring_limit
         uint64_t tag
-        bint notify
+        pm_channel *channel
 
     ctypedef struct pm_status:
         pid_t pid
@@ -65,6 +67,13 @@ cdef extern from "pm_engine.h" nogil:
     void pm_proc_set_timeout(pm_proc *p, int64_t timeout_ns, int64_t grace_ns)
     int pm_proc_set_winsize(pm_proc *p, unsigned short rows, unsigned short cols)
     void pm_proc_close_pipes(pm_proc *p)
+    pm_channel *pm_channel_new()
+    void pm_channel_release(pm_channel *ch)
+    pm_channel *pm_default_channel()
+    int pm_channel_fd(const pm_channel *ch)
+    size_t pm_channel_take(pm_channel *ch, uint64_t *tags, size_t cap, int64_t deadline_ns)
     size_t pm_wait_notices(uint64_t *tags, size_t cap, int64_t deadline_ns)
+    int pm_proc_subscribe(pm_proc *p, pm_channel *ch, uint64_t tag)
+    void pm_proc_unsubscribe(pm_proc *p, pm_channel *ch)
     void pm_get_stats(pm_stats *s)
     int64_t pm_now_ns()

@@ -4,7 +4,7 @@
  * - Each process has a lock guarding its state (descriptors, rings, stdin
  *   queue, exit status) and a condition that wakes its waiters.
  * - eng.lock guards the engine: the list of live processes, the deadline
- *   heap, the kick list, the notice list and every field marked "engine".
+ *   heap, the kick list, the notice channels and every field marked "engine".
  * - Lock order: a process lock may be held while taking eng.lock, never
  *   the reverse.
  * - Descriptors are closed under the process lock, their field set to -1
@@ -26,6 +26,7 @@
 #include "pm_ring.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -53,6 +54,16 @@ struct watch {
     int kind;
 };
 
+/* A process's subscription to a notice channel (engine fields). */
+struct sub {
+    pm_channel *ch;     /* NULL: slot unused */
+    pm_proc *proc;
+    uint64_t tag;
+    bool queued;
+    struct sub *next;   /* in ch's queue */
+};
+#define PM_MAX_SUBS 2
+
 struct chunk {
     struct chunk *next;
     size_t len, off;
@@ -67,7 +78,6 @@ struct pm_proc {
     /* Constant after pm_start. */
     pid_t pid;
     uint64_t tag;
-    bool notify;
     bool in_piped;
     bool pty;
     int64_t start_ns;
@@ -92,9 +102,11 @@ struct pm_proc {
     int64_t timeout_at, kill_at, grace_ns;
     bool killing, kill_group;
     size_t heap_index;
-    bool active, kicked, notice_queued;
-    pm_proc *kick_next, *notice_next;
+    bool active, kicked;
+    pm_proc *kick_next;
     pm_proc *all_prev, *all_next;
+    struct sub subs[PM_MAX_SUBS];
+    atomic_int nsubs;   /* read without the lock by changed() */
 
     /* Reactor thread only. */
     bool finishing;
@@ -103,7 +115,6 @@ struct pm_proc {
 
 static struct {
     pthread_mutex_t lock;
-    pthread_cond_t notice_cond;
     bool conds_ready;
     bool running;
     int epfd, evfd;
@@ -114,7 +125,7 @@ static struct {
     pm_proc **heap;
     size_t heap_len, heap_cap;
     pm_proc *kicks;
-    pm_proc *notices, *notices_tail;
+    pm_channel *channels;
 } eng = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .epfd = -1,
@@ -122,6 +133,7 @@ static struct {
 };
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+static void register_atfork(void);
 
 int64_t pm_now_ns(void)
 {
@@ -259,7 +271,12 @@ static void free_proc(pm_proc *p)
     if (p->all_next)
         p->all_next->all_prev = p->all_prev;
     eng.live--;
+    pm_channel *subscribed[PM_MAX_SUBS];
+    for (int i = 0; i < PM_MAX_SUBS; i++)
+        subscribed[i] = p->subs[i].ch; /* none queued: a queued one holds a reference */
     pthread_mutex_unlock(&eng.lock);
+    for (int i = 0; i < PM_MAX_SUBS; i++)
+        pm_channel_release(subscribed[i]);
     for (struct chunk *c = p->in_head, *n; c; c = n) {
         n = c->next;
         free(c);
@@ -295,65 +312,228 @@ static void kick(pm_proc *p)
         wake_reactor();
 }
 
-/* Called with p->lock held after p changed: wake its waiters and, for
- * notify processes, queue its tag for pm_wait_notices. */
-static void changed(pm_proc *p)
+/* ---- notice channels (eng.lock) ------------------------------------------ */
+
+/* A channel queues the tags of the processes subscribed to it that changed
+ * (output, end of file, exit), each at most once until taken.  Its eventfd
+ * is readable while the queue is not empty, for an event loop to watch. */
+struct pm_channel {
+    atomic_int refs;
+    pthread_cond_t cond;
+    int evfd;                       /* -1 for the default channel */
+    struct sub *head, *tail;
+    pm_channel *all_prev, *all_next;
+};
+
+static pm_channel default_channel = { .evfd = -1 };
+
+pm_channel *pm_default_channel(void)
 {
-    pthread_cond_broadcast(&p->cond);
-    if (!p->notify)
-        return;
-    pthread_mutex_lock(&eng.lock);
-    if (!p->notice_queued) {
-        p->notice_queued = true;
-        atomic_fetch_add(&p->refs, 1);
-        p->notice_next = NULL;
-        if (eng.notices_tail)
-            eng.notices_tail->notice_next = p;
-        else
-            eng.notices = p;
-        eng.notices_tail = p;
-        pthread_cond_signal(&eng.notice_cond);
-    }
-    pthread_mutex_unlock(&eng.lock);
+    return &default_channel;
 }
 
-/* eng.lock held. */
-static void ensure_notice_cond(void)
+/* eng.lock held.  Channel conditions use CLOCK_MONOTONIC, so they are set
+ * up at run time; this one on first use. */
+static void ensure_default_channel(void)
 {
     if (!eng.conds_ready) {
-        init_monotonic_cond(&eng.notice_cond);
+        init_monotonic_cond(&default_channel.cond);
+        atomic_init(&default_channel.refs, 1); /* never freed */
         eng.conds_ready = true;
     }
 }
 
-size_t pm_wait_notices(uint64_t *tags, size_t cap, int64_t deadline_ns)
+pm_channel *pm_channel_new(void)
 {
-    pthread_mutex_lock(&eng.lock);
-    ensure_notice_cond();
-    while (eng.notices == NULL)
-        if (!cond_wait_until(&eng.notice_cond, &eng.lock, deadline_ns))
-            break;
-    pm_proc *taken = eng.notices, *last = NULL;
-    size_t n = 0;
-    for (pm_proc *p = eng.notices; p != NULL && n < cap; p = p->notice_next) {
-        tags[n++] = p->tag;
-        p->notice_queued = false;
-        last = p;
+    pm_channel *ch = calloc(1, sizeof *ch);
+    if (ch == NULL)
+        return NULL;
+    ch->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (ch->evfd < 0) {
+        int saved = errno;
+        free(ch);
+        errno = saved;
+        return NULL;
     }
-    if (last != NULL) {
-        eng.notices = last->notice_next;
-        if (eng.notices == NULL)
-            eng.notices_tail = NULL;
-        last->notice_next = NULL;
-    } else {
-        taken = NULL;
+    init_monotonic_cond(&ch->cond);
+    atomic_init(&ch->refs, 1);
+    pthread_once(&atfork_once, register_atfork);
+    pthread_mutex_lock(&eng.lock);
+    ch->all_next = eng.channels;
+    if (eng.channels)
+        eng.channels->all_prev = ch;
+    eng.channels = ch;
+    pthread_mutex_unlock(&eng.lock);
+    return ch;
+}
+
+void pm_channel_release(pm_channel *ch)
+{
+    if (ch == NULL || ch == &default_channel || atomic_fetch_sub(&ch->refs, 1) != 1)
+        return;
+    pthread_mutex_lock(&eng.lock);
+    if (ch->all_prev)
+        ch->all_prev->all_next = ch->all_next;
+    else
+        eng.channels = ch->all_next;
+    if (ch->all_next)
+        ch->all_next->all_prev = ch->all_prev;
+    pthread_mutex_unlock(&eng.lock);
+    close(ch->evfd);
+    pthread_cond_destroy(&ch->cond);
+    free(ch);
+}
+
+int pm_channel_fd(const pm_channel *ch)
+{
+    return ch->evfd;
+}
+
+/* eng.lock held.  Queue s (a reference on its process comes along). */
+static void enqueue(struct sub *s)
+{
+    if (s->queued)
+        return;
+    pm_channel *ch = s->ch;
+    s->queued = true;
+    s->next = NULL;
+    atomic_fetch_add(&s->proc->refs, 1);
+    bool was_empty = ch->head == NULL;
+    if (ch->tail)
+        ch->tail->next = s;
+    else
+        ch->head = s;
+    ch->tail = s;
+    if (was_empty) {
+        pthread_cond_signal(&ch->cond);
+        if (ch->evfd >= 0) {
+            uint64_t one = 1;
+            while (write(ch->evfd, &one, sizeof one) < 0 && errno == EINTR)
+                ;
+        }
+    }
+}
+
+/* eng.lock held.  Take s out of its channel's queue; returns whether it
+ * was queued (its process reference then belongs to the caller). */
+static bool dequeue(struct sub *s)
+{
+    if (!s->queued)
+        return false;
+    pm_channel *ch = s->ch;
+    struct sub *prev = NULL;
+    for (struct sub *q = ch->head; q != s; q = q->next)
+        prev = q;
+    if (prev)
+        prev->next = s->next;
+    else
+        ch->head = s->next;
+    if (ch->tail == s)
+        ch->tail = prev;
+    s->queued = false;
+    return true;
+}
+
+size_t pm_channel_take(pm_channel *ch, uint64_t *tags, size_t cap, int64_t deadline_ns)
+{
+    pm_proc *procs[256];
+    if (cap > sizeof procs / sizeof procs[0])
+        cap = sizeof procs / sizeof procs[0];
+    size_t n = 0;
+    pthread_mutex_lock(&eng.lock);
+    ensure_default_channel();
+    while (ch->head == NULL)
+        if (!cond_wait_until(&ch->cond, &eng.lock, deadline_ns))
+            break;
+    while (ch->head != NULL && n < cap) {
+        struct sub *s = ch->head;
+        ch->head = s->next;
+        if (ch->head == NULL)
+            ch->tail = NULL;
+        s->queued = false;
+        tags[n] = s->tag;
+        procs[n++] = s->proc;
+    }
+    if (ch->head == NULL && ch->evfd >= 0) {
+        uint64_t count;
+        while (read(ch->evfd, &count, sizeof count) < 0 && errno == EINTR)
+            ;
     }
     pthread_mutex_unlock(&eng.lock);
-    for (pm_proc *p = taken, *next; p != NULL; p = next) {
-        next = p->notice_next;
-        pm_proc_release(p);
-    }
+    for (size_t i = 0; i < n; i++)
+        pm_proc_release(procs[i]);
     return n;
+}
+
+size_t pm_wait_notices(uint64_t *tags, size_t cap, int64_t deadline_ns)
+{
+    return pm_channel_take(&default_channel, tags, cap, deadline_ns);
+}
+
+int pm_proc_subscribe(pm_proc *p, pm_channel *ch, uint64_t tag)
+{
+    int rc = -EBUSY;
+    pthread_mutex_lock(&eng.lock);
+    ensure_default_channel();
+    struct sub *free_slot = NULL;
+    for (int i = 0; i < PM_MAX_SUBS; i++) {
+        if (p->subs[i].ch == ch) {
+            free_slot = &p->subs[i];
+            break;
+        }
+        if (p->subs[i].ch == NULL && free_slot == NULL)
+            free_slot = &p->subs[i];
+    }
+    if (free_slot != NULL) {
+        if (free_slot->ch == NULL) {
+            atomic_fetch_add(&ch->refs, 1);
+            atomic_fetch_add(&p->nsubs, 1);
+            free_slot->ch = ch;
+        }
+        free_slot->tag = tag;
+        /* Notified once at once: the subscriber looks at the state now, so
+         * a change just before the subscription is never missed. */
+        enqueue(free_slot);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&eng.lock);
+    return rc;
+}
+
+void pm_proc_unsubscribe(pm_proc *p, pm_channel *ch)
+{
+    bool held = false, found = false;
+    pthread_mutex_lock(&eng.lock);
+    for (int i = 0; i < PM_MAX_SUBS; i++) {
+        if (p->subs[i].ch == ch) {
+            held = dequeue(&p->subs[i]);
+            p->subs[i].ch = NULL;
+            atomic_fetch_sub(&p->nsubs, 1);
+            found = true;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&eng.lock);
+    if (found)
+        pm_channel_release(ch);
+    if (held)
+        pm_proc_release(p); /* never the last reference: the caller has one */
+}
+
+/* Called with p->lock held after p changed: wake its waiters and notify
+ * its channels. */
+static void changed(pm_proc *p)
+{
+    pthread_cond_broadcast(&p->cond);
+    /* Without subscribers, skip the engine lock.  A subscription made just
+     * after this check is notified by pm_proc_subscribe itself. */
+    if (atomic_load(&p->nsubs) == 0)
+        return;
+    pthread_mutex_lock(&eng.lock);
+    for (int i = 0; i < PM_MAX_SUBS; i++)
+        if (p->subs[i].ch != NULL)
+            enqueue(&p->subs[i]);
+    pthread_mutex_unlock(&eng.lock);
 }
 
 /* ---- descriptor handling (p->lock held) ---------------------------------- */
@@ -734,7 +914,20 @@ static void atfork_parent(void)
 static void atfork_child(void)
 {
     pthread_mutex_init(&eng.lock, NULL);
-    init_monotonic_cond(&eng.notice_cond);
+    if (eng.conds_ready)
+        init_monotonic_cond(&default_channel.cond);
+    default_channel.head = default_channel.tail = NULL;
+    for (pm_channel *ch = eng.channels; ch; ch = ch->all_next) {
+        init_monotonic_cond(&ch->cond);
+        ch->head = ch->tail = NULL;
+        /* The eventfd is shared with the parent: give this process its own,
+         * under the same number (an event loop may be watching it). */
+        int fresh = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (fresh >= 0) {
+            dup3(fresh, ch->evfd, O_CLOEXEC);
+            close(fresh);
+        }
+    }
     for (pm_proc *p = eng.all, *next; p; p = next) {
         next = p->all_next;
         pthread_mutex_init(&p->lock, NULL);
@@ -754,8 +947,12 @@ static void atfork_child(void)
             p->forked_away = true;
         p->reaped = true;
         p->in_error = EPIPE;
-        int held = (p->active ? 1 : 0) + (p->kicked ? 1 : 0) + (p->notice_queued ? 1 : 0);
-        p->active = p->kicked = p->notice_queued = false;
+        int held = (p->active ? 1 : 0) + (p->kicked ? 1 : 0);
+        for (int i = 0; i < PM_MAX_SUBS; i++) {
+            held += p->subs[i].queued ? 1 : 0;
+            p->subs[i].queued = false;
+        }
+        p->active = p->kicked = false;
         p->heap_index = NO_HEAP;
         if (atomic_fetch_sub(&p->refs, held) == held)
             free_proc(p);
@@ -768,7 +965,7 @@ static void atfork_child(void)
     free(eng.heap);
     eng.heap = NULL;
     eng.heap_len = eng.heap_cap = 0;
-    eng.kicks = eng.notices = eng.notices_tail = NULL;
+    eng.kicks = NULL;
     eng.active = 0;
     eng.running = false;
     release_list = NULL;
@@ -787,7 +984,7 @@ static int ensure_reactor(void)
 {
     if (eng.running)
         return 0;
-    ensure_notice_cond();
+    ensure_default_channel();
     eng.epfd = epoll_create1(EPOLL_CLOEXEC);
     if (eng.epfd < 0)
         return -1;
@@ -852,7 +1049,8 @@ int pm_start(const pm_start_opts *o, pm_proc **out, pm_spawn_error *e)
     pm_ring_init(&p->ring[W_OUT], o->ring_limit);
     pm_ring_init(&p->ring[W_ERR], o->ring_limit);
     p->tag = o->tag;
-    p->notify = o->notify;
+    for (int i = 0; i < PM_MAX_SUBS; i++)
+        p->subs[i].proc = p;
     p->pty = o->spawn.pty;
     p->in_piped = o->spawn.stdin_mode == PM_PIPE || p->pty;
     p->timeout_at = p->kill_at = NEVER;
@@ -932,6 +1130,8 @@ int pm_start(const pm_start_opts *o, pm_proc **out, pm_spawn_error *e)
         }
     }
     pthread_mutex_unlock(&p->lock);
+    if (o->channel != NULL)
+        (void)pm_proc_subscribe(p, o->channel, o->tag); /* a free slot: cannot fail */
     if (earliest)
         wake_reactor();
     *out = p;

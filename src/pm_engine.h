@@ -16,6 +16,7 @@
 #include "pm_spawn.h"
 
 typedef struct pm_proc pm_proc;
+typedef struct pm_channel pm_channel;
 
 enum { PM_OUT = 1, PM_ERR = 2 };
 
@@ -24,8 +25,8 @@ typedef struct pm_start_opts {
     int64_t timeout_ns;   /* < 0: no deadline */
     int64_t grace_ns;     /* SIGTERM -> SIGKILL delay when the deadline passes */
     size_t ring_limit;    /* bytes kept per stream, 0: unbounded */
-    uint64_t tag;         /* returned by pm_wait_notices */
-    bool notify;          /* report changes through pm_wait_notices */
+    uint64_t tag;         /* what the channel reports for this process */
+    pm_channel *channel;  /* NULL, or a channel to subscribe to at once */
 } pm_start_opts;
 
 /* Start a child under the reactor (started on first use).  On success *out
@@ -83,8 +84,21 @@ int pm_proc_set_winsize(pm_proc *p, unsigned short rows, unsigned short cols);
 /* Stop draining stdout and stderr; buffered output stays readable. */
 void pm_proc_close_pipes(pm_proc *p);
 
-/* Tags of notify processes with news since the last call, at most cap. */
+/* Notice channels: a channel reports the tags of its subscribed processes
+ * that got output, reached end of file or exited, each once until taken.
+ * A process has at most two subscriptions; a new subscription is notified
+ * at once, so the subscriber never misses a change made just before it. */
+pm_channel *pm_channel_new(void);          /* NULL with errno on failure */
+void pm_channel_release(pm_channel *ch);
+pm_channel *pm_default_channel(void);      /* the one pm_wait_notices reads */
+/* An eventfd, readable while tags are queued (-1 for the default channel). */
+int pm_channel_fd(const pm_channel *ch);
+/* Take up to cap tags, waiting until deadline_ns (< 0: forever) if none. */
+size_t pm_channel_take(pm_channel *ch, uint64_t *tags, size_t cap, int64_t deadline_ns);
 size_t pm_wait_notices(uint64_t *tags, size_t cap, int64_t deadline_ns);
+/* 0, or -EBUSY when the process has two subscriptions already. */
+int pm_proc_subscribe(pm_proc *p, pm_channel *ch, uint64_t tag);
+void pm_proc_unsubscribe(pm_proc *p, pm_channel *ch);
 
 typedef struct pm_stats {
     size_t live;          /* processes not yet released */
