@@ -102,6 +102,11 @@ class Process:
     def set_timeout(self, seconds: Optional[float]) -> None:
         """Deadline from now (None: none).  At the deadline the group is
         ended as by terminate(grace) and timed_out becomes True."""
+    def subscribe(self, channel: "NoticeChannel", tag: Optional[int] = None) -> None:
+        """Report this process's changes on channel under tag (default: the
+        spawn tag); notified once at once.  Two subscriptions at most
+        (RuntimeError beyond)."""
+    def unsubscribe(self, channel: "NoticeChannel") -> None: ...
     def set_winsize(self, rows: int, cols: int) -> None:
         """Window size of a pty child (it gets SIGWINCH).  ValueError when
         it has no pty."""
@@ -123,7 +128,8 @@ def spawn(
     capacity: int = ...,       # ring size per stream in bytes
     growing: bool = False,     # grow instead of overwriting (full capture)
     tag: int = 0,
-    notify: bool = False,      # report changes through wait_notices()
+    notify: "bool | NoticeChannel" = False,  # report changes through wait_notices()
+                               # (True) or a NoticeChannel
     pty: bool = False,         # a new pseudo-terminal on 0, 1 and 2 (stderr merged
                                # unless DEVNULL), as controlling terminal of a new
                                # session; write() types into it, OUT reads the screen
@@ -137,6 +143,15 @@ def wait_notices(timeout: Optional[float] = None) -> list[int]:
     """Tags of the notify=True processes that got output, reached EOF or
     exited since the previous call (each tag once).  Waits up to timeout
     when there is none."""
+
+class NoticeChannel:
+    """Tags of subscribed processes that got output, reached EOF or exited,
+    each once until taken.  ``fd`` is readable while tags are queued, for an
+    event loop (loop.add_reader) instead of a thread."""
+    @property
+    def fd(self) -> int: ...
+    def take(self) -> list[int]: ...
+    def wait(self, timeout: Optional[float] = None) -> list[int]: ...
 
 class Ring:
     """A bare ring buffer (src/pm_ring.c), for tests and inspection."""
