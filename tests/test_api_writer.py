@@ -73,7 +73,7 @@ def test_communicate_returns_the_response(server_pid: int) -> None:
 
 
 def test_communicate_until_pattern(server_pid: int) -> None:
-    reply = communicate_with_process(server_pid, "slow\n", timeout=10, until=r"READY")
+    reply = communicate_with_process(server_pid, "slow\n", timeout=10, until=r"READY\n")
     assert reply["matched"] and reply["response"] == "partial READY\n"
 
 

@@ -49,7 +49,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     run.add_argument("--timeout", type=float, default=None, help="seconds before the group is ended")
     run.add_argument("--cwd", default=None, help="working directory")
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARG...]")
+    bench = sub.add_parser("bench", help="the quick benchmark table (see _bench.py)", add_help=False)
+    bench.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    if args.action == "bench":
+        try:
+            from . import _bench  # type: ignore[attr-defined, unused-ignore]
+        except ImportError:
+            parser.error("bench: the benchmark module is not installed")
+        return int(_bench.main(list(args.rest)))
     words = list(args.command)
     if words and words[0] == "--":
         words = words[1:]

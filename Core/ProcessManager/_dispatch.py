@@ -122,34 +122,42 @@ class Dispatcher:
         proc = w.process
         assert proc is not None
         now = time.monotonic()
-        callbacks = {_engine.OUT: w.on_output, _engine.ERR: w.on_error}
-        all_eof = True
-        for stream, callback in callbacks.items():
-            data, first, missed = proc.read(stream, w.cursors[stream])
-            w.cursors[stream] = first + len(data)
-            if missed:
-                log.warning("pid %d: %d bytes of output were overwritten before the callback saw them",
-                            proc.pid, missed)
-            end, _dropped, _lines, eof = proc.stream_info(stream)
-            eof = eof and w.cursors[stream] >= end
-            all_eof = all_eof and eof
-            decoder = w.decoders[stream]
-            if callback is None:
-                continue
-            for line in decoder.feed(data):
-                call_safely(callback, line, "output" if stream == _engine.OUT else "error", proc.pid)
-            if eof:
-                rest = decoder.finish()
-                if rest:
-                    call_safely(callback, rest, "output" if stream == _engine.OUT else "error", proc.pid)
+        all_eof = self._deliver(w)
         self._flush_partials(w, now)
         if proc.exited:
             if w.drain_until is None:
                 w.drain_until = (proc.exit_time or now) + DRAIN
             if all_eof or not proc.pipes_open or now >= w.drain_until:
+                self._deliver(w)  # what arrived since the read above
                 self._complete(w)
                 return True
         return False
+
+    def _deliver(self, w: Watcher) -> bool:
+        """Read each stream past the watcher's cursor and pass whole lines to
+        the callbacks; True when both streams are read to their EOF."""
+        proc = w.process
+        assert proc is not None
+        all_eof = True
+        for stream, callback in ((_engine.OUT, w.on_output), (_engine.ERR, w.on_error)):
+            # EOF first: if it was already there, the read below gets everything.
+            _end, _dropped, _lines, eof = proc.stream_info(stream)
+            data, first, missed = proc.read(stream, w.cursors[stream])
+            w.cursors[stream] = first + len(data)
+            all_eof = all_eof and eof
+            if missed:
+                log.warning("pid %d: %d bytes of output were overwritten before the callback saw them",
+                            proc.pid, missed)
+            if callback is None:
+                continue
+            what = "output" if stream == _engine.OUT else "error"
+            for line in w.decoders[stream].feed(data):
+                call_safely(callback, line, what, proc.pid)
+            if eof:
+                rest = w.decoders[stream].finish()
+                if rest:
+                    call_safely(callback, rest, what, proc.pid)
+        return all_eof
 
     def _flush_partials(self, w: Watcher, now: float) -> None:
         proc = w.process
