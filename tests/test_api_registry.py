@@ -53,3 +53,28 @@ def test_state_and_return_code_in_records() -> None:
     killed = execute_command("sleep 30", mode=ExecutionMode.BACKGROUND)
     kill_process(killed.pid, force=True)
     assert get_process_output_info(killed.pid)["state"] == "killed"
+
+
+def test_no_descriptor_leaks_after_cleanup() -> None:
+    import os
+
+    def fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    execute_command("true")  # the engine's reactor and its own descriptors exist from here on
+    cleanup_finished_processes()
+    before = fds()
+    for _ in range(30):
+        execute_command("echo x; echo y >&2")
+        execute_command(["pm-no-such-command-xyz"])
+        execute_command("true", cwd="/nope")
+        r = execute_command("cat", mode=ExecutionMode.INTERACTIVE, on_output=lambda t: None)
+        write_to_process_and_close(r.pid)
+        wait_for_process(r.pid, timeout=10)
+    cleanup_finished_processes()
+    assert fds() == before
+
+
+def write_to_process_and_close(pid: int) -> None:
+    from Core.ProcessManager import write_to_process
+    assert write_to_process(pid, "x\n", close_stdin=True)["success"]
