@@ -1,7 +1,7 @@
 """The dispatcher: one thread that runs every callback, never the reactor.
 
-Processes with callbacks (or awaited by asyncio) are spawned with
-notify=True and a tag; the thread waits in _engine.wait_notices() and, for
+Processes with callbacks (or awaited by asyncio) are subscribed, under a
+tag, to the dispatcher's own NoticeChannel; the thread waits on it and, for
 each tag, reads the new output, decodes it and calls the callbacks in order.
 Being a single thread, it never runs two callbacks at once for a process.
 """
@@ -71,19 +71,24 @@ class Dispatcher:
         self._watchers: dict[int, Watcher] = {}
         self._tags = itertools.count(1)
         self._thread: Optional[threading.Thread] = None
+        self._channel: Optional[_engine.NoticeChannel] = None
 
     def spawn(self, watcher: Watcher, argv: Sequence[bytes], **kwargs: Any) -> _engine.Process:
-        """Spawn with notify=True and register ``watcher`` under the lock the
-        dispatcher takes to look tags up, so no notice can come too early."""
+        """Spawn, register ``watcher``, then subscribe: the subscription
+        notifies once at once, so nothing that happened before is missed."""
+        tag = next(self._tags)
+        proc = _engine.spawn(argv, tag=tag, **kwargs)
+        watcher.process = proc
         with self._lock:
-            tag = next(self._tags)
-            proc = _engine.spawn(argv, tag=tag, notify=True, **kwargs)
-            watcher.process = proc
+            if self._channel is None:
+                self._channel = _engine.NoticeChannel()
+            channel = self._channel
             self._watchers[tag] = watcher
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
-                    target=self._run, name="Core.ProcessManager-dispatcher", daemon=True)
+                    target=self._run, args=(channel,), name="Core.ProcessManager-dispatcher", daemon=True)
                 self._thread.start()
+        proc.subscribe(channel, tag)
         return proc
 
     def in_dispatcher(self) -> bool:
@@ -96,9 +101,9 @@ class Dispatcher:
             return None
         return max(0.0, min(deadlines) - time.monotonic())
 
-    def _run(self) -> None:
+    def _run(self, channel: _engine.NoticeChannel) -> None:
         while True:
-            tags = _engine.wait_notices(self._timeout())
+            tags = channel.wait(self._timeout())
             now = time.monotonic()
             with self._lock:
                 ready = {t: self._watchers[t] for t in tags if t in self._watchers}
@@ -197,6 +202,7 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._watchers = {}
         self._thread = None
+        self._channel = None
 
 
 dispatcher = Dispatcher()
