@@ -42,6 +42,17 @@ static void copy_out(const pm_ring *r, uint64_t from, char *dst, size_t n)
 /* Reallocate to new_cap, keeping every held byte at its offset. */
 static int regrow(pm_ring *r, size_t new_cap)
 {
+    if (r->start == 0) {
+        /* Nothing dropped yet (always so below the limit): bytes sit at
+         * their offsets from 0 up, which stay put in a larger buffer, so
+         * realloc can move the block without copying (mremap). */
+        char *grown = realloc(r->buf, new_cap);
+        if (grown == NULL)
+            return -1;
+        r->buf = grown;
+        r->cap = new_cap;
+        return 0;
+    }
     char *nb = malloc(new_cap);
     if (nb == NULL)
         return -1;
