@@ -136,6 +136,7 @@ cdef class Process:
 
     def __dealloc__(self):
         if self.p != NULL:
+            pm_proc_abandon(self.p)
             pm_proc_release(self.p)
             self.p = NULL
 
@@ -310,6 +311,14 @@ cdef class Process:
     def unsubscribe(self, NoticeChannel channel not None):
         pm_proc_unsubscribe(self.p, channel.ch)
 
+    def set_capacity(self, Py_ssize_t capacity):
+        """Bytes kept per stream from now on (0: unbounded).  Shrinking
+        drops the oldest bytes, counted as dropped."""
+        if capacity < 0:
+            raise ValueError("capacity must be >= 0")
+        if pm_proc_set_ring_limit(self.p, <size_t>capacity) != 0:
+            raise MemoryError("no memory to resize the output buffers")
+
     def set_winsize(self, int rows, int cols):
         if not (0 < rows < 65536 and 0 < cols < 65536):
             raise ValueError(f"window size must be 1..65535 rows and columns, not {rows}x{cols}")
@@ -346,6 +355,10 @@ def spawn(argv, *, env=None, cwd=None, int stdin=PM_DEVNULL, int stdout=PM_PIPE,
     cdef bytes cwd_b = _checked_bytes(cwd, "cwd") if cwd is not None else None
     if stdin < 0 and stdin != PM_PIPE and stdin != PM_DEVNULL:
         raise ValueError("stdin must be PIPE, DEVNULL or a descriptor")
+    if stdout < 0 and stdout != PM_PIPE and stdout != PM_DEVNULL:
+        raise ValueError("stdout must be PIPE, DEVNULL or a descriptor")
+    if stderr < 0 and stderr != PM_PIPE and stderr != PM_DEVNULL and stderr != PM_STDOUT:
+        raise ValueError("stderr must be PIPE, DEVNULL, STDOUT or a descriptor")
     if capacity < 0:
         raise ValueError("capacity must be >= 0")
     if not (0 < rows < 65536 and 0 < cols < 65536):

@@ -54,6 +54,8 @@ cdef extern from "pm_engine.h" nogil:
 
     int pm_start(const pm_start_opts *o, pm_proc **out, pm_spawn_error *e)
     void pm_proc_release(pm_proc *p)
+    void pm_proc_abandon(pm_proc *p)
+    int pm_proc_set_ring_limit(pm_proc *p, size_t limit)
     void pm_proc_status(pm_proc *p, pm_status *st)
     uint64_t pm_proc_tag(const pm_proc *p)
     int pm_proc_write(pm_proc *p, const void *data, size_t n)

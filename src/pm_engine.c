@@ -91,6 +91,7 @@ struct pm_proc {
     bool in_registered;    /* stdin is in epoll, waiting to be writable */
     bool in_close_req;
     bool pipes_close_req;
+    bool abandoned;        /* no caller holds it: nobody will read its output */
     bool pid_poller;       /* a waiter polls the pidfd itself (see wait_pidfd) */
     int pid_parked;        /* pidfd unwatched while polled: the poller closes it */
     int in_error;
@@ -708,6 +709,11 @@ static void reap(pm_proc *p)
     }
     if (p->in_piped && p->in_error == 0)
         p->in_error = EPIPE;
+    if (p->abandoned) {
+        /* Nobody can read what a descendant still writes: stop draining. */
+        unwatch(p, W_OUT);
+        unwatch(p, W_ERR);
+    }
     pthread_mutex_lock(&eng.lock);
     p->killing = false;
     p->timeout_at = p->kill_at = NEVER;
@@ -1254,6 +1260,26 @@ void pm_proc_close_stdin(pm_proc *p)
         kick(p); /* flush-then-close, or let the reactor finish p */
     }
     pthread_mutex_unlock(&p->lock);
+}
+
+void pm_proc_abandon(pm_proc *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->abandoned = true;
+    if (p->reaped && (p->fd[W_OUT] >= 0 || p->fd[W_ERR] >= 0)) {
+        p->pipes_close_req = true;
+        kick(p);
+    }
+    pthread_mutex_unlock(&p->lock);
+}
+
+int pm_proc_set_ring_limit(pm_proc *p, size_t limit)
+{
+    pthread_mutex_lock(&p->lock);
+    int rc = pm_ring_set_limit(&p->ring[W_OUT], limit) == 0
+          && pm_ring_set_limit(&p->ring[W_ERR], limit) == 0 ? 0 : -ENOMEM;
+    pthread_mutex_unlock(&p->lock);
+    return rc;
 }
 
 int pm_proc_set_winsize(pm_proc *p, unsigned short rows, unsigned short cols)

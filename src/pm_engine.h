@@ -33,6 +33,9 @@ typedef struct pm_start_opts {
  * holds one reference, released with pm_proc_release. */
 int pm_start(const pm_start_opts *o, pm_proc **out, pm_spawn_error *e);
 void pm_proc_release(pm_proc *p);
+/* The caller drops its last handle: once the child has exited, output a
+ * descendant still writes is no longer drained (nobody could read it). */
+void pm_proc_abandon(pm_proc *p);
 
 typedef struct pm_status {
     pid_t pid;
@@ -78,6 +81,9 @@ int pm_proc_signal(pm_proc *p, int sig, bool group);
 int pm_proc_terminate(pm_proc *p, int64_t grace_ns, bool group);
 /* New deadline from now (< 0: none). */
 void pm_proc_set_timeout(pm_proc *p, int64_t timeout_ns, int64_t grace_ns);
+/* New limit for both rings (0: unbounded); shrinking drops the oldest
+ * bytes, counted as dropped.  0 or -ENOMEM. */
+int pm_proc_set_ring_limit(pm_proc *p, size_t limit);
 /* Window size of a pty child (its foreground group gets SIGWINCH).
  * 0, -ENOTTY when it has no pty, or -errno. */
 int pm_proc_set_winsize(pm_proc *p, unsigned short rows, unsigned short cols);

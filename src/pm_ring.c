@@ -144,6 +144,21 @@ int pm_ring_append(pm_ring *r, const char *data, size_t n)
     return 0;
 }
 
+int pm_ring_set_limit(pm_ring *r, size_t limit)
+{
+    if (limit != 0 && r->cap > limit) {
+        uint64_t old_start = r->start;
+        if (held(r) > limit)
+            r->start = r->end - limit; /* the oldest bytes go */
+        if (regrow(r, limit) != 0) {
+            r->start = old_start;
+            return -1;
+        }
+    }
+    r->limit = limit;
+    return 0;
+}
+
 size_t pm_ring_available(const pm_ring *r, uint64_t from)
 {
     if (from < r->start)

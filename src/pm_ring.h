@@ -39,6 +39,11 @@ void pm_ring_skip(pm_ring *r, const char *data, size_t n);
 /* Append a copy of data; returns 0 or -1 when memory is exhausted. */
 int pm_ring_append(pm_ring *r, const char *data, size_t n);
 
+/* Change the limit (0: unbounded).  Shrinking drops the oldest bytes held
+ * beyond the new limit, counted as dropped.  0, or -1 when out of memory
+ * (the ring is then unchanged). */
+int pm_ring_set_limit(pm_ring *r, size_t limit);
+
 /* Bytes held after absolute offset `from` (what pm_ring_read would copy). */
 size_t pm_ring_available(const pm_ring *r, uint64_t from);
 /* Copy at most cap bytes held after `from` into dst.  *first receives the

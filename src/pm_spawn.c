@@ -220,8 +220,9 @@ static int valid_modes(const pm_spawn_opts *o)
 {
     return o->argv != NULL && o->argv[0] != NULL && o->argv[0][0] != '\0'
         && (o->stdin_mode >= 0 || o->stdin_mode == PM_PIPE || o->stdin_mode == PM_DEVNULL)
-        && (o->stdout_mode == PM_PIPE || o->stdout_mode == PM_DEVNULL)
-        && (o->stderr_mode == PM_PIPE || o->stderr_mode == PM_DEVNULL || o->stderr_mode == PM_STDOUT);
+        && (o->stdout_mode >= 0 || o->stdout_mode == PM_PIPE || o->stdout_mode == PM_DEVNULL)
+        && (o->stderr_mode >= 0 || o->stderr_mode == PM_PIPE || o->stderr_mode == PM_DEVNULL
+            || o->stderr_mode == PM_STDOUT);
 }
 
 int pm_spawn_child(const pm_spawn_opts *o, pm_child *c, pm_spawn_error *e)
@@ -243,6 +244,7 @@ int pm_spawn_child(const pm_spawn_opts *o, pm_child *c, pm_spawn_error *e)
     int child_in = -1, child_out = -1, child_err = -1;
     int rc = -1;
     int null_fd = -1;
+    int given[3] = { -1, -1, -1 }; /* the caller's descriptors, as used */
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     bool fa_ready = false, attr_ready = false;
@@ -268,9 +270,20 @@ int pm_spawn_child(const pm_spawn_opts *o, pm_child *c, pm_spawn_error *e)
     if (o->stderr_mode == PM_PIPE && make_pipe(&c->err_fd, &child_err, true) != 0)
         goto system_error;
 
-    int in_src = o->stdin_mode == PM_PIPE ? child_in : o->stdin_mode == PM_DEVNULL ? null_fd : o->stdin_mode;
-    int out_src = o->stdout_mode == PM_PIPE ? child_out : null_fd;
-    int err_src = o->stderr_mode == PM_PIPE ? child_err : o->stderr_mode == PM_STDOUT ? out_src : null_fd;
+    /* A caller's descriptor below 3 is copied above 2 first: the dup2s onto
+     * 0, 1 and 2 below then never overwrite a source still to be read
+     * (stdout=2 with stderr=1, say). */
+    for (int i = 0; i < 3; i++) {
+        int mode = i == 0 ? o->stdin_mode : i == 1 ? o->stdout_mode : o->stderr_mode;
+        if (mode >= 0 && mode <= 2 && (given[i] = fcntl(mode, F_DUPFD_CLOEXEC, 3)) < 0)
+            goto system_error;
+        if (mode > 2)
+            given[i] = mode;
+    }
+    int in_src = o->stdin_mode == PM_PIPE ? child_in : o->stdin_mode == PM_DEVNULL ? null_fd : given[0];
+    int out_src = o->stdout_mode == PM_PIPE ? child_out : o->stdout_mode == PM_DEVNULL ? null_fd : given[1];
+    int err_src = o->stderr_mode == PM_PIPE ? child_err : o->stderr_mode == PM_STDOUT ? out_src
+                : o->stderr_mode == PM_DEVNULL ? null_fd : given[2];
     if (o->pty) {
         in_src = out_src = 0;
         if (o->stderr_mode == PM_STDOUT)
@@ -285,8 +298,7 @@ int pm_spawn_child(const pm_spawn_opts *o, pm_child *c, pm_spawn_error *e)
      * session leader opens becomes its controlling terminal. */
     if (o->pty && (errno = posix_spawn_file_actions_addopen(&fa, 0, slave, O_RDWR, 0)) != 0)
         goto system_error;
-    /* stdin first: a caller's descriptor may be 1 or 2, replaced just after.
-     * dup2 clears O_CLOEXEC on the copies 0, 1 and 2 only. */
+    /* dup2 clears O_CLOEXEC on the copies 0, 1 and 2 only. */
     if ((!o->pty && (errno = posix_spawn_file_actions_adddup2(&fa, in_src, 0)) != 0)
         || (errno = posix_spawn_file_actions_adddup2(&fa, out_src, 1)) != 0
         || (errno = posix_spawn_file_actions_adddup2(&fa, err_src, 2)) != 0)
@@ -354,6 +366,13 @@ cleanup:
     close_keep_errno(child_in);
     close_keep_errno(child_out);
     close_keep_errno(child_err);
+    /* Only the copies made above: the caller's own descriptors stay open. */
+    if (o->stdin_mode >= 0 && o->stdin_mode <= 2)
+        close_keep_errno(given[0]);
+    if (o->stdout_mode >= 0 && o->stdout_mode <= 2)
+        close_keep_errno(given[1]);
+    if (o->stderr_mode >= 0 && o->stderr_mode <= 2)
+        close_keep_errno(given[2]);
     if (rc != 0) {
         close_keep_errno(c->in_fd);
         close_keep_errno(c->out_fd);

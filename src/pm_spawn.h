@@ -11,7 +11,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* Where a standard stream goes, besides a descriptor >= 0 (stdin only). */
+/* Where a standard stream goes, besides a descriptor >= 0 of the caller's
+ * (dup'd onto the child's 0, 1 or 2; the caller keeps its own). */
 enum {
     PM_PIPE = -1,    /* a pipe to the parent */
     PM_DEVNULL = -2, /* /dev/null */
@@ -24,8 +25,8 @@ typedef struct pm_spawn_opts {
     const char *path;      /* PATH to search when argv[0] has no slash (NULL: "/bin:/usr/bin") */
     const char *cwd;       /* NULL: the parent's */
     int stdin_mode;        /* PM_PIPE, PM_DEVNULL or a descriptor */
-    int stdout_mode;       /* PM_PIPE or PM_DEVNULL */
-    int stderr_mode;       /* PM_PIPE, PM_DEVNULL or PM_STDOUT */
+    int stdout_mode;       /* PM_PIPE, PM_DEVNULL or a descriptor */
+    int stderr_mode;       /* PM_PIPE, PM_DEVNULL, PM_STDOUT or a descriptor */
     bool new_session;      /* setsid() rather than a new process group */
     bool pty;              /* a new pseudo-terminal as controlling terminal on 0, 1
                             * (and 2 unless stderr_mode is PM_PIPE or PM_DEVNULL);

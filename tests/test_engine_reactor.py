@@ -318,3 +318,33 @@ def test_waiting_releases_the_gil(spawn: Spawner) -> None:
         stop.set()
         t.join()
     assert counter[0] > 1000  # the other thread ran while we waited
+
+
+def test_set_capacity_stops_growth_and_counts_drops(spawn: Spawner) -> None:
+    p = spawn(["sh", "-c", "head -c 100000 /dev/zero; read x; head -c 50000 /dev/zero"],
+              stdin=E.PIPE, growing=True)
+    assert eventually(lambda: p.stream_info(E.OUT)[0] == 100_000)
+    assert p.stream_info(E.OUT)[1] == 0
+    p.set_capacity(4096)
+    end, dropped, _, _ = p.stream_info(E.OUT)
+    assert (end, dropped) == (100_000, 100_000 - 4096)
+    assert len(p.read(E.OUT)[0]) == 4096
+    p.write(b"go\n")
+    assert p.wait(10) and p.wait_eof(10)
+    assert p.stream_info(E.OUT)[:2] == (150_000, 150_000 - 4096)
+    with pytest.raises(ValueError):
+        p.set_capacity(-1)
+
+
+def test_a_dropped_handle_stops_draining_after_exit() -> None:
+    E.spawn([b"true"]).wait(10)  # the engine's own descriptors exist from here on
+    before = open_fds()
+    p = E.spawn([b"sh", b"-c", b"sleep 30 & echo $!"])
+    assert p.wait(10)
+    descendant = int(p.read(E.OUT)[0])
+    try:
+        assert p.pipes_open  # the descendant holds stdout
+        del p  # nobody can read it any more: the engine lets go
+        assert eventually(lambda: open_fds() == before and E.stats()["active"] == 0)
+    finally:
+        kill_if_running(descendant)

@@ -207,3 +207,34 @@ def test_too_many_open_files_then_recovery(spawn: Spawner) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     p = spawn(["echo", "recovered"])
     assert output(p) == b"recovered\n"
+
+
+def test_stdout_and_stderr_to_descriptors(spawn: Spawner, tmp_path: Path) -> None:
+    out_path, err_path = tmp_path / "out", tmp_path / "err"
+    out_fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    err_fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        p = spawn(["sh", "-c", "echo to-out; echo to-err >&2"], stdout=out_fd, stderr=err_fd)
+        assert p.wait(10) and p.returncode == 0 and not p.pipes_open
+    finally:
+        os.close(out_fd)
+        os.close(err_fd)
+    assert out_path.read_bytes() == b"to-out\n" and err_path.read_bytes() == b"to-err\n"
+
+
+def test_swapped_standard_descriptors_are_not_clobbered(spawn: Spawner) -> None:
+    # stdout=2 and stderr=1: each dup2 must read its source before another
+    # dup2 replaces it.  Checked through pipes standing in as 1 and 2.
+    code = ("import os, sys\n"
+            "r1, w1 = os.pipe(); r2, w2 = os.pipe()\n"
+            "saved1, saved2 = os.dup(1), os.dup(2)\n"
+            "os.dup2(w1, 1); os.dup2(w2, 2)\n"
+            "from Core.ProcessManager import _engine as E\n"
+            "p = E.spawn([b'sh', b'-c', b'echo O; echo E >&2'], stdout=2, stderr=1)\n"
+            "p.wait(10)\n"
+            "os.dup2(saved1, 1); os.dup2(saved2, 2); os.close(w1); os.close(w2)\n"
+            "print(os.read(r1, 100), os.read(r2, 100))\n")
+    import subprocess
+    r = subprocess.run([PY, "-c", code], capture_output=True, timeout=30, cwd="/")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"b'E\\n' b'O\\n'\n"

@@ -27,7 +27,11 @@ class SpawnError(OSError):
     """
 
 class Process:
-    """One child started by the engine.  Thread-safe."""
+    """One child started by the engine.  Thread-safe.
+
+    Dropping the last reference never ends the child: the engine still
+    reaps it.  Once it has exited, output that a descendant still writes is
+    no longer drained, and every descriptor is closed."""
 
     @property
     def pid(self) -> int: ...
@@ -107,6 +111,10 @@ class Process:
         spawn tag); notified once at once.  Two subscriptions at most
         (RuntimeError beyond)."""
     def unsubscribe(self, channel: "NoticeChannel") -> None: ...
+    def set_capacity(self, capacity: int) -> None:
+        """Bytes kept per stream from now on (0: unbounded).  Shrinking
+        drops the oldest bytes, counted as dropped (stops a full capture
+        from growing once its caller has what it needs)."""
     def set_winsize(self, rows: int, cols: int) -> None:
         """Window size of a pty child (it gets SIGWINCH).  ValueError when
         it has no pty."""
@@ -120,8 +128,8 @@ def spawn(
     env: Optional[Sequence[bytes]] = None,
     cwd: Optional[bytes] = None,
     stdin: int = ...,          # DEVNULL, PIPE or a descriptor >= 0 (dup'd as the child's 0)
-    stdout: int = ...,         # PIPE or DEVNULL
-    stderr: int = ...,         # PIPE, DEVNULL or STDOUT
+    stdout: int = ...,         # PIPE, DEVNULL or a descriptor >= 0 (dup'd as the child's 1)
+    stderr: int = ...,         # PIPE, DEVNULL, STDOUT or a descriptor >= 0
     new_session: bool = False, # setsid() instead of a new process group
     timeout: Optional[float] = None,
     grace: float = 0.2,        # SIGTERM -> SIGKILL delay used by the timeout
