@@ -789,9 +789,16 @@ static void run_kicks(void)
         if (p->fd[W_IN] >= 0) {
             if (p->in_head != NULL && !p->in_registered) {
                 struct epoll_event ev = { .events = EPOLLOUT, .data.ptr = &p->watch[W_IN] };
-                if (epoll_ctl(eng.epfd, EPOLL_CTL_ADD, p->fd[W_IN], &ev) != 0)
-                    fatal("epoll_ctl(ADD stdin)");
-                p->in_registered = true;
+                if (epoll_ctl(eng.epfd, EPOLL_CTL_ADD, p->fd[W_IN], &ev) == 0) {
+                    p->in_registered = true;
+                } else {
+                    /* Out of epoll watches or memory: the queued data cannot
+                     * be written; report it as the stdin's error. */
+                    p->in_error = errno;
+                    drop_stdin_queue(p);
+                    unwatch(p, W_IN);
+                    news = true;
+                }
             } else if (p->in_head == NULL && (p->in_close_req || p->in_error)) {
                 unwatch(p, W_IN);
                 news = true;
