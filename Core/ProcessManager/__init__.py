@@ -21,7 +21,10 @@ from .execute_command import (  # noqa: E402
     execute_command,
     execute_command_async,
     get_default_executor,
+    pop_finished_processes,
 )
+from .expect import ExpectResult, expect, resize_process  # noqa: E402
+from .process_async import expect_async, read_from_process_async, wait_for_process_async  # noqa: E402
 from .process_killer import kill_process, kill_process_tree, kill_processes_by_name  # noqa: E402
 from .process_manager_tools import (  # noqa: E402
     cleanup_finished_processes,
@@ -48,4 +51,7 @@ __all__ = [
     "get_active_processes", "get_process_status", "communicate_with_process",
     "terminate_managed_process", "cleanup_finished_processes", "wait_for_process",
     "ProcessManagerError", "CommandStartError", "CommandFailedError", "CommandTimeoutError",
+    # agent workloads (issue 6)
+    "expect", "ExpectResult", "resize_process", "pop_finished_processes",
+    "wait_for_process_async", "read_from_process_async", "expect_async",
 ]

@@ -59,6 +59,7 @@ class Watcher:
         self.process: Optional[_engine.Process] = None
         self.done = threading.Event()
         self.result: Optional[ExecutionResult] = None
+        self.completions_ran = False  # under the dispatcher's lock (add_completion)
 
     def deadline(self) -> Optional[float]:
         times = [t for t in (self.flush_at, self.drain_until) if t is not None]
@@ -78,6 +79,21 @@ class Dispatcher:
         notifies once at once, so nothing that happened before is missed."""
         tag = next(self._tags)
         proc = _engine.spawn(argv, tag=tag, **kwargs)
+        self._register(proc, watcher, tag)
+        return proc
+
+    def watch(self, proc: _engine.Process, watcher: Watcher) -> None:
+        """Watch a process started without the dispatcher (RuntimeError when
+        both of its subscriptions are taken)."""
+        tag = next(self._tags)
+        try:
+            self._register(proc, watcher, tag)
+        except RuntimeError:
+            with self._lock:
+                self._watchers.pop(tag, None)
+            raise
+
+    def _register(self, proc: _engine.Process, watcher: Watcher, tag: int) -> None:
         watcher.process = proc
         with self._lock:
             if self._channel is None:
@@ -89,7 +105,16 @@ class Dispatcher:
                     target=self._run, args=(channel,), name="Core.ProcessManager-dispatcher", daemon=True)
                 self._thread.start()
         proc.subscribe(channel, tag)
-        return proc
+
+    def add_completion(self, proc: _engine.Process, completion: ResultCallback) -> bool:
+        """Add an internal completion to the watcher of ``proc``; False when
+        it has none or its completions have already run."""
+        with self._lock:
+            w = self._watchers.get(proc.tag)
+            if w is None or w.process is not proc or w.completions_ran:
+                return False
+            w.completions.append(completion)
+            return True
 
     def in_dispatcher(self) -> bool:
         return self._thread is not None and threading.current_thread() is self._thread
@@ -146,15 +171,16 @@ class Dispatcher:
         all_eof = True
         for stream, callback in ((_engine.OUT, w.on_output), (_engine.ERR, w.on_error)):
             # EOF first: if it was already there, the read below gets everything.
-            _end, _dropped, _lines, eof = proc.stream_info(stream)
+            end, _dropped, _lines, eof = proc.stream_info(stream)
+            all_eof = all_eof and eof
+            if callback is None:  # nobody reads it: no copy
+                w.cursors[stream] = end
+                continue
             data, first, missed = proc.read(stream, w.cursors[stream])
             w.cursors[stream] = first + len(data)
-            all_eof = all_eof and eof
             if missed:
                 log.warning("pid %d: %d bytes of output were overwritten before the callback saw them",
                             proc.pid, missed)
-            if callback is None:
-                continue
             what = "output" if stream == _engine.OUT else "error"
             for line in w.decoders[stream].feed(data):
                 call_safely(callback, line, what, proc.pid)
@@ -193,8 +219,16 @@ class Dispatcher:
         w.result = result
         if w.on_complete is not None:
             call_safely(w.on_complete, result, "completion", proc.pid)
-        for completion in w.completions:
-            call_safely(completion, result, "internal completion", proc.pid)
+        ran = 0
+        while True:  # add_completion may append meanwhile
+            with self._lock:
+                todo = w.completions[ran:]
+                if not todo:
+                    w.completions_ran = True
+                    break
+            ran += len(todo)
+            for completion in todo:
+                call_safely(completion, result, "internal completion", proc.pid)
         w.done.set()
 
     def _after_fork(self) -> None:

@@ -8,10 +8,13 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from . import _engine
 from ._types import ExecutionMode
+
+if TYPE_CHECKING:
+    from ._agent import AgentState
 
 # Finished records kept per registry before the oldest are dropped.
 MAX_FINISHED = 1000
@@ -33,10 +36,13 @@ class ProcessRecord:
     detached: bool = False
     via_shell: bool = False
     stdin_piped: bool = False
+    pty: bool = False  # a pseudo-terminal: stdout and stderr merged, EOF is typed as ^D
     # Read cursors of read_from_process: absolute offsets in each stream.
     out_cursor: int = 0
     err_cursor: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Named cursors, expect state, completion notice (_agent.py), made on first use.
+    agent: Optional["AgentState"] = None
 
     @property
     def running(self) -> bool:

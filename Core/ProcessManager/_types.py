@@ -67,6 +67,11 @@ class ExecutionResult:
     stderr_dropped: int = 0
     # errno of a failed start (ENOENT, EACCES...), for callers mapping exit codes.
     errno: Optional[int] = None
+    # False while the process is still running: a result of the modes that
+    # return at once, or of a blocking call moved to the background
+    # (background_after) or a wait_for_process that ran out of time; stdout
+    # and stderr then hold the output so far.
+    finished: bool = True
 
     def check(self) -> "ExecutionResult":
         """Return self when successful, else raise the matching typed exception."""

@@ -3,6 +3,13 @@
 A ``str`` command runs through ``/bin/sh -c``; a list or tuple runs as argv,
 never through a shell.  Nothing here raises for a runtime failure: the
 result says ``success=False`` and ``error`` names the cause.
+
+``pty=True`` (any mode) gives the child a pseudo-terminal as its controlling
+terminal (stdin, stdout and stderr, so stderr is merged into stdout): REPLs,
+``bash -i`` and programs that line-buffer only on a terminal behave as for a
+person.  write_to_process types into it (the terminal echoes); closing its
+input means typing the terminal's EOF character, ^D (b"\x04"), which the
+modes other than INTERACTIVE do after ``input_data``, as a closed stdin.
 """
 
 from __future__ import annotations
@@ -12,9 +19,10 @@ import logging
 import time
 from typing import Any, Optional
 
-from . import _engine
-from ._command import BadArgument, build_argv, build_env, check_cwd, check_input, check_timeout, \
+from . import _aio, _engine
+from ._command import BadArgument, build_env, check_cwd, check_input, check_timeout, prepare_command, \
     spawn_error_message
+from ._agent import FeedSlot, FinishedFeed, pty_eof, running_result
 from ._dispatch import DRAIN, ResultCallback, TextCallback, Watcher, dispatcher
 from ._registry import ProcessRecord, Registry, default_registry
 from ._results import finished_result
@@ -25,7 +33,7 @@ from ._types import (CommandFailedError, CommandStartError, CommandTimeoutError,
 __all__ = [
     "CommandExecutor", "ExecutionMode", "ExecutionResult", "ProcessManagerError",
     "CommandStartError", "CommandFailedError", "CommandTimeoutError",
-    "execute_command", "execute_command_async", "get_default_executor",
+    "execute_command", "execute_command_async", "get_default_executor", "pop_finished_processes",
 ]
 
 log = logging.getLogger("Core.ProcessManager")
@@ -36,6 +44,15 @@ TIMEOUT_GRACE = 0.2
 # descendant may hold them: the call returns anyway, the output keeps being
 # drained into the record).
 EOF_GRACE = DRAIN
+# Ring size per stream kept by a blocking call moved to the background
+# (background_after) beyond what it already holds: it stops growing.
+BACKGROUND_CAPACITY = 1 << 20
+
+def _check_pty(pty: object, rows: object, cols: object) -> bool:
+    for name, value in (("rows", rows), ("cols", cols)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+            raise BadArgument(f"{name} must be an int in 1..65535, got {value!r}")
+    return bool(pty)
 
 
 def _check_mode(mode: object) -> ExecutionMode:
@@ -79,12 +96,43 @@ class CommandExecutor:
     """Starts commands and keeps a record of each; instances are separate
     registries.  The module-level functions use one default executor."""
 
-    def __init__(self, max_finished: int = 1000, *, _registry: Optional[Registry] = None) -> None:
+    def __init__(self, max_finished: int = 1000, *, on_finished: Optional[ResultCallback] = None,
+                 _registry: Optional[Registry] = None) -> None:
         self._registry = _registry if _registry is not None else Registry(max_finished)
+        self._feed = FinishedFeed(self._registry)
+        if on_finished is not None:
+            self.on_finished = on_finished
 
     @property
     def registry(self) -> Registry:
         return self._registry
+
+    # -- completion notices ------------------------------------------------
+
+    @property
+    def on_finished(self) -> Optional[ResultCallback]:
+        """Called with the final ExecutionResult of each process of this
+        executor when it ends (on the dispatcher thread; an exception is
+        logged).  Setting it starts the completion notices (see
+        finished_since_last_look)."""
+        return self._feed.on_finished
+
+    @on_finished.setter
+    def on_finished(self, callback: Optional[ResultCallback]) -> None:
+        _check_callback(callback, "on_finished")
+        self._feed.on_finished = callback
+        if callback is not None:
+            self._feed.enable()
+
+    def finished_since_last_look(self) -> list[ExecutionResult]:
+        """The final results of this executor's processes that ended since
+        the previous call, in the order they ended (each process once,
+        whatever its mode).  Nothing polls: the dispatcher thread queues
+        each result when the process ends.  The first call (or setting
+        on_finished) starts the notices: it returns the processes already
+        finished and still recorded, and watches the running ones from then
+        on; until then plain runs pay nothing for this."""
+        return self._feed.take()
 
     # -- execution ---------------------------------------------------------
 
@@ -105,6 +153,11 @@ class CommandExecutor:
         encoding: str = DEFAULT_ENCODING,
         detach: bool = False,
         buffer_size: Optional[int] = None,
+        *,
+        pty: bool = False,
+        rows: int = 24,
+        cols: int = 80,
+        background_after: Optional[float] = None,
     ) -> ExecutionResult:
         """Run ``command`` in ``mode``.
 
@@ -116,15 +169,29 @@ class CommandExecutor:
         thread.  ``detach=True``: own session, left running at interpreter
         exit.  ``capture_output`` is accepted for compatibility: output is
         always captured (the engine only pipes or discards it).
+
+        ``pty=True``: a pseudo-terminal of ``rows`` x ``cols`` (see the
+        module's docstring; resize_process changes it).
+        ``background_after=S`` (BLOCKING): if the process is still running
+        after S seconds, return a result with ``finished=False`` (output so
+        far, ``success=True``, no return code) and leave it running, as a
+        shell moves a job to the background; ``timeout`` still ends it, and
+        wait_for_process / read_from_process / finished_since_last_look
+        follow it from there.
         """
+        try:
+            after = check_timeout(background_after, "background_after")
+        except BadArgument as exc:
+            return ExecutionResult(success=False, command=_display(command), error=str(exc))
         started = self._start(command, mode, cwd, env, timeout, input_data, on_output, on_error,
-                              on_complete, shell, extra_env, encoding, detach, buffer_size, None)
+                              on_complete, shell, extra_env, encoding, detach, buffer_size, None,
+                              pty=pty, rows=rows, cols=cols)
         if isinstance(started, ExecutionResult):
             return started
         record, watcher, launch = started
         if record.mode is not ExecutionMode.BLOCKING:
             return launch
-        return self._finish_blocking(record, watcher, check_timeout(timeout))
+        return self._finish_blocking(record, watcher, check_timeout(timeout), after)
 
     async def execute_command_async(
         self,
@@ -143,71 +210,104 @@ class CommandExecutor:
         encoding: str = DEFAULT_ENCODING,
         detach: bool = False,
         buffer_size: Optional[int] = None,
+        *,
+        pty: bool = False,
+        rows: int = 24,
+        cols: int = 80,
+        background_after: Optional[float] = None,
     ) -> ExecutionResult:
-        """execute_command for asyncio, with no thread per call: BLOCKING
-        resolves a future from the dispatcher thread when the process ends;
-        the other modes return at once.  Cancelling the awaiting task ends
-        the process group."""
+        """execute_command for asyncio, with no thread per call.  BLOCKING
+        awaits the end on the running loop: the process is subscribed to the
+        loop's engine NoticeChannel (one per loop, its descriptor watched by
+        loop.add_reader), or, when it has callbacks, the result comes from
+        the dispatcher thread after on_complete.  The other modes return at
+        once.  ``pty``, ``rows``, ``cols`` and ``background_after`` as in
+        execute_command.  Cancelling the awaiting task ends the process
+        group."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[ExecutionResult] = loop.create_future()
-
-        def resolve(result: ExecutionResult) -> None:
-            if not future.done():
-                future.set_result(result)
-
-        def complete(result: ExecutionResult) -> None:
-            try:
-                loop.call_soon_threadsafe(resolve, result)
-            except RuntimeError:  # the loop was closed meanwhile: nobody is waiting
-                pass
-
+        try:
+            after = check_timeout(background_after, "background_after")
+            seconds = check_timeout(timeout)
+        except BadArgument as exc:
+            return ExecutionResult(success=False, command=_display(command), error=str(exc))
         try:
             blocking = _check_mode(mode) is ExecutionMode.BLOCKING
         except BadArgument:
             blocking = False  # _start reports it
+        future: Optional[asyncio.Future[ExecutionResult]] = None
+        complete: Optional[ResultCallback] = None
+        if blocking and (on_output or on_error or on_complete):
+            future = loop.create_future()
+
+            def resolve(result: ExecutionResult) -> None:
+                assert future is not None
+                if not future.done():
+                    future.set_result(result)
+
+            def complete(result: ExecutionResult) -> None:
+                try:
+                    loop.call_soon_threadsafe(resolve, result)
+                except RuntimeError:  # the loop was closed meanwhile: nobody is waiting
+                    pass
+
         started = self._start(command, mode, cwd, env, timeout, input_data, on_output, on_error,
-                              on_complete, shell, extra_env, encoding, detach, buffer_size,
-                              complete if blocking else None)
+                              on_complete, shell, extra_env, encoding, detach, buffer_size, complete,
+                              pty=pty, rows=rows, cols=cols)
         if isinstance(started, ExecutionResult):
             return started
         record, _watcher, launch = started
         if not blocking:
             return launch
+        proc = record.process
         try:
-            return await future
+            if future is not None:
+                if after is None:
+                    return await future
+                await asyncio.wait({future}, timeout=after)
+                return future.result() if future.done() else self.to_background(record)
+            ended = await _aio.wait_blocking_end(proc, seconds, after, TIMEOUT_GRACE, EOF_GRACE)
         except asyncio.CancelledError:
-            record.process.terminate(TIMEOUT_GRACE, True)
+            proc.terminate(TIMEOUT_GRACE, True)
             raise
+        if ended is None:
+            return self.to_background(record)
+        if not ended:
+            log.warning("pid %d outlived its timeout; killing its group", proc.pid)
+            proc.signal_group(9)
+            proc.send_signal(9)
+        return finished_result(proc, record.command, record.mode, seconds, record.encoding, record.via_shell)
 
     def _start(self, command: Any, mode: Any, cwd: Any, env: Any, timeout: Any, input_data: Any,
                on_output: Any, on_error: Any, on_complete: Any, shell: Any, extra_env: Any,
                encoding: Any, detach: Any, buffer_size: Any,
-               completion: Optional[ResultCallback]
+               completion: Optional[ResultCallback], *, pty: Any = False, rows: Any = 24, cols: Any = 80
                ) -> ExecutionResult | tuple[ProcessRecord, Optional[Watcher], ExecutionResult]:
         """Validate and spawn.  A failed ExecutionResult, or (record, watcher,
         "started" result)."""
-        display = _display(command)
         try:
             exec_mode = _check_mode(mode)
         except BadArgument as exc:
-            return ExecutionResult(success=False, command=display, error=str(exc))
+            return ExecutionResult(success=False, command=_display(command), error=str(exc))
+        display = None
         try:
-            argv, display = build_argv(command, shell)
+            argv, display, via_shell = prepare_command(command, shell)
             env_list = build_env(env, extra_env)
             cwd_bytes = check_cwd(cwd)
             seconds = check_timeout(timeout)
             data = check_input(input_data)
             encoding = check_encoding(encoding)
-            for what, callback in (("on_output", on_output), ("on_error", on_error),
-                                   ("on_complete", on_complete)):
-                _check_callback(callback, what)
+            if on_output is not None or on_error is not None or on_complete is not None:
+                for what, callback in (("on_output", on_output), ("on_error", on_error),
+                                       ("on_complete", on_complete)):
+                    _check_callback(callback, what)
             if buffer_size is not None and (isinstance(buffer_size, bool) or not isinstance(buffer_size, int)
                                             or buffer_size <= 0):
                 raise BadArgument(f"buffer_size must be a positive int, got {buffer_size!r}")
+            use_pty = _check_pty(pty, rows, cols)
         except ValueError as exc:  # BadArgument, or a bad encoding
-            return ExecutionResult(success=False, command=display, mode=exec_mode, error=str(exc))
+            return ExecutionResult(success=False, command=display if display is not None else _display(command),
+                                   mode=exec_mode, error=str(exc))
 
-        via_shell = argv[0] == b"/bin/sh" and argv[1:2] == [b"-c"]
         interactive = exec_mode is ExecutionMode.INTERACTIVE
 
         def make_result(proc: _engine.Process) -> ExecutionResult:
@@ -226,10 +326,13 @@ class CommandExecutor:
         }
         if buffer_size is not None:
             spawn_kwargs["capacity"] = buffer_size
+        if use_pty:
+            spawn_kwargs.update(pty=True, rows=rows, cols=cols, stdin=_engine.PIPE, stderr=_engine.STDOUT)
         watcher: Optional[Watcher] = None
-        if on_output or on_error or on_complete or completion:
-            watcher = Watcher(encoding, on_output, on_error, on_complete, make_result,
-                              [completion] if completion else [])
+        slot: Optional[FeedSlot] = self._feed.slot() if self._feed.enabled else None
+        if on_output or on_error or on_complete or completion or slot:
+            completions: list[ResultCallback] = [c for c in (completion, slot) if c is not None]
+            watcher = Watcher(encoding, on_output, on_error, on_complete, make_result, completions)
         t0 = time.monotonic()
         try:
             if watcher is not None:
@@ -243,27 +346,38 @@ class CommandExecutor:
                                    execution_time=time.monotonic() - t0, errno=exc.errno)
         record = ProcessRecord(pid=proc.pid, command=display, mode=exec_mode, process=proc,
                                start_time=time.time(), encoding=encoding, detached=bool(detach),
-                               via_shell=via_shell, stdin_piped=spawn_kwargs["stdin"] == _engine.PIPE)
+                               via_shell=via_shell, stdin_piped=spawn_kwargs["stdin"] == _engine.PIPE,
+                               pty=use_pty)
         self._registry.add(record)
+        if slot is not None:
+            slot.bind(record)
         log.debug("started pid %d (%s): %s", proc.pid, exec_mode.value, display)
         if data is not None:
             try:
                 proc.write(data)
             except (BrokenPipeError, ValueError) as exc:  # it exited without reading: not our error
                 log.debug("pid %d: input_data not written: %s", proc.pid, exc)
-        if data is not None and not interactive:
+        if use_pty and not interactive:
+            try:  # a terminal has no input to close: ^D is its end of input
+                proc.write(pty_eof(data or b""))
+            except (BrokenPipeError, ValueError):
+                pass
+        elif data is not None and not interactive:
             proc.close_stdin()
         launch = ExecutionResult(success=True, command=display, pid=proc.pid, mode=exec_mode,
-                                 execution_time=time.monotonic() - t0)
+                                 execution_time=time.monotonic() - t0, finished=False)
         return record, watcher, launch
 
     def _finish_blocking(self, record: ProcessRecord, watcher: Optional[Watcher],
-                         timeout: Optional[float]) -> ExecutionResult:
+                         timeout: Optional[float], background_after: Optional[float] = None) -> ExecutionResult:
         proc = record.process
         start = proc.start_time
         # The engine ends the group at the timeout (SIGTERM, SIGKILL after the
         # grace); this bound only guards against it not doing so.
         limit = None if timeout is None else timeout + TIMEOUT_GRACE + 0.1
+        if background_after is not None and (limit is None or background_after < limit):
+            if not _wait_exit(proc, max(0.0, start + background_after - time.monotonic())):
+                return self.to_background(record)
         if not _wait_exit(proc, limit):
             log.warning("pid %d outlived its timeout; killing its group", proc.pid)
             proc.signal_group(9)
@@ -276,11 +390,26 @@ class CommandExecutor:
         proc.wait_eof(max(0.0, eof_wait))
         result = finished_result(proc, record.command, record.mode, timeout, record.encoding,
                                  record.via_shell)
-        if watcher is not None and not dispatcher.in_dispatcher():
+        if watcher is not None and not dispatcher.in_dispatcher() and (
+                watcher.on_output or watcher.on_error or watcher.on_complete):
             # on_complete has run (or runs within the timeout's budget) before we return.
             budget = None if timeout is None else max(0.0, start + timeout + 0.5 - time.monotonic())
             watcher.done.wait(budget)
         return result
+
+    @staticmethod
+    def to_background(record: ProcessRecord) -> ExecutionResult:
+        """A blocking call gives up waiting: its full capture stops growing
+        (what it holds is kept, plus BACKGROUND_CAPACITY), and the result
+        says finished=False with the output so far."""
+        proc = record.process
+        held = max(proc.stream_info(_engine.OUT)[0], proc.stream_info(_engine.ERR)[0])
+        try:
+            proc.set_capacity(held + BACKGROUND_CAPACITY)
+        except (MemoryError, ValueError) as exc:  # it keeps growing: only memory is at stake
+            log.debug("pid %d: capacity not set: %s", proc.pid, exc)
+        log.debug("pid %d: still running, moved to the background", proc.pid)
+        return running_result(record)
 
     # -- registry ----------------------------------------------------------
 
@@ -315,6 +444,13 @@ def get_default_executor() -> CommandExecutor:
     return _default_executor
 
 
+def pop_finished_processes() -> list[ExecutionResult]:
+    """The final results of the processes started by the module-level
+    functions that ended since the previous call (see
+    CommandExecutor.finished_since_last_look)."""
+    return _default_executor.finished_since_last_look()
+
+
 def execute_command(
     command: Any,
     mode: Any = ExecutionMode.BLOCKING,
@@ -331,10 +467,16 @@ def execute_command(
     encoding: str = DEFAULT_ENCODING,
     detach: bool = False,
     buffer_size: Optional[int] = None,
+    *,
+    pty: bool = False,
+    rows: int = 24,
+    cols: int = 80,
+    background_after: Optional[float] = None,
 ) -> ExecutionResult:
     return _default_executor.execute_command(
         command, mode, cwd, env, timeout, input_data, on_output, on_error, on_complete, shell,
-        capture_output, extra_env, encoding, detach, buffer_size)
+        capture_output, extra_env, encoding, detach, buffer_size, pty=pty, rows=rows, cols=cols,
+        background_after=background_after)
 
 
 async def execute_command_async(
@@ -353,10 +495,16 @@ async def execute_command_async(
     encoding: str = DEFAULT_ENCODING,
     detach: bool = False,
     buffer_size: Optional[int] = None,
+    *,
+    pty: bool = False,
+    rows: int = 24,
+    cols: int = 80,
+    background_after: Optional[float] = None,
 ) -> ExecutionResult:
     return await _default_executor.execute_command_async(
         command, mode, cwd, env, timeout, input_data, on_output, on_error, on_complete, shell,
-        capture_output, extra_env, encoding, detach, buffer_size)
+        capture_output, extra_env, encoding, detach, buffer_size, pty=pty, rows=rows, cols=cols,
+        background_after=background_after)
 
 
 execute_command.__doc__ = CommandExecutor.execute_command.__doc__

@@ -11,6 +11,7 @@ from typing import Any, Optional, Pattern, Union
 import psutil
 
 from . import _engine
+from ._agent import EXIT_DRAIN, wait_result
 from ._command import BadArgument, check_timeout
 from ._lookup import check_pid, failure, managed
 from ._registry import ProcessRecord, Registry, default_registry, find
@@ -235,7 +236,14 @@ def communicate_with_process(pid: int, data: Any = None, timeout: float = 5.0,
 def wait_for_process(pid: int, timeout: Optional[float] = None, *,
                      _registry: Optional[Registry] = None) -> dict[str, Any]:
     """Wait up to ``timeout`` seconds (None: no limit) for a managed process
-    to exit.  ``success`` is True once it has exited; ``return_code``."""
+    to exit, never ending it: a soft timeout.  Once it has exited:
+    ``finished=True``, ``return_code``, ``stdout``/``stderr``/``output``
+    (all it wrote) and ``result`` (its final ExecutionResult).  Still
+    running at the timeout: ``finished=False``, ``running=True``,
+    ``status="still running"``, the output so far, and it keeps running
+    (wait again, read it, or kill it).  ``success`` says the wait itself
+    was done (False only for an unmanaged pid or a bad argument);
+    ``timed_out`` is the process's own timeout, as in ExecutionResult."""
     record, error = managed(pid, "wait for it", _registry)
     if record is None:
         assert error is not None
@@ -244,10 +252,11 @@ def wait_for_process(pid: int, timeout: Optional[float] = None, *,
         seconds = check_timeout(timeout)
     except BadArgument as exc:
         return failure(pid, str(exc))
-    exited = record.process.wait(seconds)
-    return {"success": exited, "pid": pid, "return_code": record.process.returncode,
-            "state": record.state, "timed_out": not exited,
-            "error": None if exited else f"still running after {seconds:g} s"}
+    proc = record.process
+    exited = proc.wait(seconds)
+    if exited:
+        proc.wait_eof(EXIT_DRAIN)  # output still in flight
+    return wait_result(record, exited)
 
 
 def terminate_managed_process(pid: int, timeout: float = 5.0, *,

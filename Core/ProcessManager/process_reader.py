@@ -2,7 +2,11 @@
 
 Each record keeps a cursor per stream: read_from_process returns what was
 produced since the previous read, waiting up to ``timeout`` when there is
-nothing new.  The output lives in the engine's ring buffers; what the ring
+nothing new.  Named cursors (``cursor="agent-a"``) are independent of it and
+of each other, so that two readers of one process never take each other's
+output.  Views for agents: ``strip_ansi`` removes terminal escape sequences,
+``max_bytes`` keeps the head and the tail around a "[... N bytes omitted ...]"
+line.  The output lives in the engine's ring buffers; what the ring
 overwrote before it was read is reported as ``dropped``.
 """
 
@@ -11,10 +15,12 @@ from __future__ import annotations
 from typing import Any, Optional, Union
 
 from . import _engine
+from ._agent import agent_state
 from ._command import BadArgument, check_timeout
 from ._lookup import failure, managed
 from ._registry import ProcessRecord, Registry
 from ._text import decode_prefix
+from ._views import ansi_hold_back, head_tail, strip_ansi as _strip_ansi
 
 __all__ = ["read_from_process", "get_process_output_info"]
 
@@ -44,11 +50,33 @@ def _check_offset(offset: object) -> Optional[tuple[int, int]]:
     raise BadArgument(f"offset must be an int >= 0 or a (stdout, stderr) pair, got {offset!r}")
 
 
-def read_record(record: ProcessRecord, timeout: Optional[float] = 0.0, max_lines: Optional[int] = None,
-                offset: Optional[tuple[int, int]] = None) -> dict[str, Any]:
-    proc = record.process
+def cursor_offsets(record: ProcessRecord, cursor: Optional[str]) -> tuple[int, int]:
+    """Where the default cursor (None) or a named one stands; a new named
+    cursor starts at the beginning of the output."""
+    if cursor is None:
+        with record.lock:
+            return record.out_cursor, record.err_cursor
+    state = agent_state(record)
     with record.lock:
-        out_off, err_off = offset if offset is not None else (record.out_cursor, record.err_cursor)
+        pos = state.cursors.setdefault(cursor, [0, 0])
+        return pos[0], pos[1]
+
+
+def _move_cursor(record: ProcessRecord, cursor: Optional[str], out: int, err: int) -> None:
+    if cursor is None:
+        with record.lock:
+            record.out_cursor, record.err_cursor = out, err
+        return
+    state = agent_state(record)
+    with record.lock:
+        state.cursors[cursor] = [out, err]
+
+
+def read_record(record: ProcessRecord, timeout: Optional[float] = 0.0, max_lines: Optional[int] = None,
+                offset: Optional[tuple[int, int]] = None, max_bytes: Optional[int] = None,
+                strip_ansi: bool = False, cursor: Optional[str] = None) -> dict[str, Any]:
+    proc = record.process
+    out_off, err_off = offset if offset is not None else cursor_offsets(record, cursor)
     out_end = proc.stream_info(_engine.OUT)[0]
     err_end = proc.stream_info(_engine.ERR)[0]
     if (timeout is None or timeout > 0) and out_end <= out_off and err_end <= err_off:
@@ -57,19 +85,27 @@ def read_record(record: ProcessRecord, timeout: Optional[float] = 0.0, max_lines
     ends: dict[int, int] = {}
     missed_total = 0
     lines = 0
+    omitted = 0
     for stream, start in ((_engine.OUT, out_off), (_engine.ERR, err_off)):
         eof = proc.stream_info(stream)[3]  # before the read: then data is all there is
         data, first, missed = proc.read(stream, start)
         missed_total += missed
         whole = len(data)
         data = _cut_lines(data, max_lines)
+        final = eof and len(data) == whole
+        if strip_ansi and not final:
+            data = data[:ansi_hold_back(data)]  # an escape sequence cut in two waits for its end
         # A character split at the end stays for the next read, unless no more can come.
-        text, used = decode_prefix(data, record.encoding, final=eof and len(data) == whole)
+        text, used = decode_prefix(data, record.encoding, final=final and len(data) == whole)
+        if strip_ansi:
+            text = _strip_ansi(text)
+        if max_bytes is not None:
+            text, cut = head_tail(text, max_bytes, record.encoding)
+            omitted += cut
         texts[stream] = text
         ends[stream] = first + used
         lines += data[:used].count(b"\n")
-    with record.lock:
-        record.out_cursor, record.err_cursor = ends[_engine.OUT], ends[_engine.ERR]
+    _move_cursor(record, cursor, ends[_engine.OUT], ends[_engine.ERR])
     out_info = proc.stream_info(_engine.OUT)
     err_info = proc.stream_info(_engine.ERR)
     stdout, stderr = texts[_engine.OUT], texts[_engine.ERR]
@@ -81,6 +117,7 @@ def read_record(record: ProcessRecord, timeout: Optional[float] = 0.0, max_lines
         "output": stdout + stderr,
         "lines": lines,
         "dropped": missed_total,
+        "omitted": omitted,
         "stdout_offset": ends[_engine.OUT],
         "stderr_offset": ends[_engine.ERR],
         "has_more": ends[_engine.OUT] < out_info[0] or ends[_engine.ERR] < err_info[0],
@@ -93,7 +130,8 @@ def read_record(record: ProcessRecord, timeout: Optional[float] = 0.0, max_lines
 
 
 def read_from_process(pid: int, timeout: Optional[float] = 0.0, max_lines: Optional[int] = None,
-                      offset: Optional[Offset] = None, *,
+                      offset: Optional[Offset] = None, *, max_bytes: Optional[int] = None,
+                      strip_ansi: bool = False, cursor: Optional[str] = None,
                       _registry: Optional[Registry] = None) -> dict[str, Any]:
     """Output of a managed process produced since the previous read.
 
@@ -105,6 +143,16 @@ def read_from_process(pid: int, timeout: Optional[float] = 0.0, max_lines: Optio
     ``stderr``, ``output`` (both), ``lines``, ``dropped`` (bytes the ring
     overwrote before they were read), ``stdout_offset``/``stderr_offset``
     (where the next read starts), ``eof``, ``state``, ``success``, ``error``.
+
+    For agents: ``max_bytes`` caps each of stdout and stderr: a longer text
+    keeps its first and last bytes (about half each) around a line
+    "[... N bytes omitted ...]" (``omitted``: bytes left out; the cursor
+    still moves past all of it).  ``strip_ansi=True`` removes ANSI escape
+    sequences (colours, cursor moves, titles; a sequence cut by the end of
+    the output waits for the next read).  ``cursor="name"`` reads with a
+    named cursor of its own (starting at the beginning of the output)
+    instead of the default one, so independent readers of one process do
+    not take each other's output.
     """
     record, error = managed(pid, "read its output", _registry)
     if record is None:
@@ -116,9 +164,18 @@ def read_from_process(pid: int, timeout: Optional[float] = 0.0, max_lines: Optio
         if max_lines is not None and (isinstance(max_lines, bool) or not isinstance(max_lines, int)
                                       or max_lines < 1):
             raise BadArgument(f"max_lines must be a positive int, got {max_lines!r}")
+        check_view(max_bytes, cursor)
     except BadArgument as exc:
         return failure(pid, str(exc))
-    return read_record(record, seconds, max_lines, start)
+    return read_record(record, seconds, max_lines, start, max_bytes, bool(strip_ansi), cursor)
+
+
+def check_view(max_bytes: object, cursor: object) -> None:
+    if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(max_bytes, int)
+                                  or max_bytes < 1):
+        raise BadArgument(f"max_bytes must be a positive int, got {max_bytes!r}")
+    if cursor is not None and (not isinstance(cursor, str) or not cursor):
+        raise BadArgument(f"cursor must be a non-empty str (a name), got {cursor!r}")
 
 
 def output_info(record: ProcessRecord) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 import psutil
 
+from ._agent import pty_eof
 from ._command import BadArgument, check_timeout
 from ._lookup import check_pid, failure, managed
 from ._registry import ProcessRecord, Registry, find
@@ -44,7 +45,13 @@ def write_record(record: ProcessRecord, payload: bytes, close: bool = False) -> 
     except ValueError:
         return failure(pid, f"stdin of pid {pid} was closed (close_stdin)", bytes_written=0)
     if close:
-        proc.close_stdin()
+        if record.pty:  # a terminal's input is closed by typing ^D
+            try:
+                proc.write(pty_eof(payload))
+            except (BrokenPipeError, ValueError):
+                pass  # it has exited: its input is closed anyway
+        else:
+            proc.close_stdin()
     return {"success": True, "pid": pid, "bytes_written": written,
             "pending": proc.pending_stdin(), "error": None}
 
@@ -54,7 +61,10 @@ def write_to_process(pid: int, data: Any, close_stdin: bool = False, *,
     """Queue ``data`` (str, encoded like the process's output, or bytes) for
     the stdin of a managed process without blocking; ``close_stdin=True``
     closes it once written.  Returns ``success``, ``bytes_written``,
-    ``pending`` (bytes queued and not yet taken by the child) and ``error``."""
+    ``pending`` (bytes queued and not yet taken by the child) and ``error``.
+    For a process started with ``pty=True`` the data is typed into its
+    terminal, and ``close_stdin=True`` types the terminal's EOF character
+    (^D, b"\\x04"; twice after a partial line) instead of closing it."""
     record, error = managed(pid, "write to its stdin", _registry)
     if record is None:
         assert error is not None
