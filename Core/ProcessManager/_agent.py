@@ -128,7 +128,7 @@ class FinishedFeed:
     def push(self, record: "ProcessRecord", result: ExecutionResult) -> None:
         state = agent_state(record)
         with self._lock:
-            if state.reported:
+            if not self.enabled or state.reported:
                 return
             state.reported = True
             if len(self._pending) >= MAX_PENDING_FINISHED:
@@ -168,6 +168,14 @@ class FinishedFeed:
             dispatcher.watch(record.process, watcher)
         except RuntimeError as exc:  # both of its subscriptions are taken
             log.warning("pid %d: cannot watch for its end (%s); it will not be reported", record.pid, exc)
+
+    def disable(self) -> None:
+        """Stop queueing (processes already watched still complete quietly)
+        and forget what was queued and the callback."""
+        with self._lock:
+            self.enabled = False
+            self._pending.clear()
+        self.on_finished = None
 
     def take(self) -> list[ExecutionResult]:
         self.enable()
