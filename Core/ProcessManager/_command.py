@@ -8,7 +8,7 @@ import math
 import os
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Optional, Union
 
 from ._signals import signal_name
@@ -85,6 +85,43 @@ def build_argv(command: object, shell: Optional[bool]) -> tuple[list[bytes], str
     raise BadArgument(f"command must be a str or a list of str, not {type(command).__name__}")
 
 
+# prepare_command's memo: agents and test runners repeat the same commands,
+# and encoding, checking and quoting them costs more than the rest of a
+# call's Python side.  Only commands made of str are kept (their argv cannot
+# change); cleared when full.
+_PREPARED_MAX = 256
+_prepared: dict[tuple[object, Optional[bool]], tuple[tuple[bytes, ...], str, bool]] = {}
+
+
+def prepare_command(command: object, shell: Optional[bool]) -> tuple[tuple[bytes, ...], str, bool]:
+    """build_argv, memoised: (argv, display form, whether it runs through
+    /bin/sh -c)."""
+    key: Optional[tuple[object, Optional[bool]]] = None
+    if shell is None or shell is True or shell is False:  # shell=0 is not shell=False for a str
+        if type(command) is str:
+            key = (command, shell)
+        elif type(command) is list or type(command) is tuple:
+            key = (tuple(command), shell)
+    if key is not None:
+        try:
+            hit = _prepared.get(key)
+        except TypeError:  # an unhashable item: build_argv names the bad argument
+            key = hit = None
+        if hit is not None:
+            return hit
+    argv, display = build_argv(command, shell)
+    prepared = (tuple(argv), display, argv[0] == SHELL and argv[1:2] == [b"-c"])
+    if key is not None and _all_str(key[0]):
+        if len(_prepared) >= _PREPARED_MAX:
+            _prepared.clear()
+        _prepared[key] = prepared
+    return prepared
+
+
+def _all_str(words: object) -> bool:
+    return type(words) is str or (type(words) is tuple and all(type(w) is str for w in words))
+
+
 def build_env(env: object, extra_env: object) -> Optional[list[bytes]]:
     """``env`` replaces the environment; ``extra_env`` adds to os.environ (or
     to ``env`` when both are given).  None: inherit unchanged."""
@@ -138,7 +175,7 @@ def check_input(input_data: object) -> Optional[bytes]:
     raise BadArgument(f"input_data must be str or bytes, not {type(input_data).__name__}")
 
 
-def spawn_error_message(exc: OSError, argv: list[bytes], cwd: Optional[bytes]) -> str:
+def spawn_error_message(exc: OSError, argv: Sequence[bytes], cwd: Optional[bytes]) -> str:
     """"command not found: foo", "permission denied: ./x", ..."""
     program = os.fsdecode(argv[0])
     filename = exc.filename

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import collections
 import threading
 import time
 import weakref
@@ -88,28 +87,43 @@ def end_record(record: ProcessRecord) -> None:
 
 
 class Registry:
-    """Thread-safe map pid -> record, in start order."""
+    """Thread-safe map pid -> record, in start order.
+
+    The finished records are bounded without looking at every record on
+    every add: add() sweeps (drops the oldest finished beyond max_finished)
+    once the registry has grown by an eighth since the previous sweep (and
+    is above max_finished), so an add costs O(1) amortised; between sweeps,
+    max_finished plus that eighth are kept at most."""
 
     def __init__(self, max_finished: int = MAX_FINISHED) -> None:
         self._lock = threading.Lock()
-        self._records: collections.OrderedDict[int, ProcessRecord] = collections.OrderedDict()
+        self._records: dict[int, ProcessRecord] = {}  # insertion (start) order
         self.max_finished = max_finished
+        self._sweep_above = max_finished  # size beyond which add() sweeps
         _all_registries.add(self)
 
     def add(self, record: ProcessRecord) -> None:
-        dropped: list[ProcessRecord] = []
         with self._lock:
             old = self._records.pop(record.pid, None)  # a reused pid: the old one has exited
-            if old is not None:
-                dropped.append(old)
             self._records[record.pid] = record
-            if len(self._records) > self.max_finished:
-                finished = [r for r in self._records.values() if not r.running]
-                for r in finished[: max(0, len(finished) - self.max_finished)]:
-                    del self._records[r.pid]
-                    dropped.append(r)
+            dropped = self._sweep() if len(self._records) > self._sweep_above else []
+        if old is not None:
+            end_record(old)
         for r in dropped:
             end_record(r)
+
+    def _sweep(self) -> list[ProcessRecord]:
+        """Drop the oldest finished records beyond max_finished (lock held)."""
+        finished = [r for r in self._records.values() if r.process.exited]
+        dropped = finished[: max(0, len(finished) - self.max_finished)]
+        for r in dropped:
+            del self._records[r.pid]
+        self._plan_sweep()
+        return dropped
+
+    def _plan_sweep(self) -> None:
+        size = len(self._records)
+        self._sweep_above = max(size, self.max_finished) + size // 8
 
     def get(self, pid: int) -> Optional[ProcessRecord]:
         with self._lock:
@@ -128,6 +142,7 @@ class Registry:
             finished = [r for r in self._records.values() if not r.running]
             for r in finished:
                 del self._records[r.pid]
+            self._plan_sweep()
         for r in finished:
             end_record(r)
         return len(finished)

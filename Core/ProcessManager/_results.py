@@ -13,6 +13,8 @@ from ._types import ExecutionMode, ExecutionResult
 
 def read_all(proc: _engine.Process, stream: int, encoding: str) -> tuple[str, int]:
     """Everything still buffered in ``stream``, decoded; and the bytes dropped."""
+    if not proc.stream_info(stream)[0]:
+        return "", 0  # nothing ever written (the usual stderr): no copy, no decoder
     data, _first, _missed = proc.read(stream, 0)
     _end, dropped, _lines, eof = proc.stream_info(stream)
     # While a descendant still holds the pipe, a split character at the end

@@ -7,14 +7,21 @@ import codecs
 DEFAULT_ENCODING = "utf-8"
 
 
+# Encoding names already looked up (every call passes one: skip the codec registry).
+_known_encodings = {DEFAULT_ENCODING}
+
+
 def check_encoding(encoding: object) -> str:
     """Return the encoding name, or raise ValueError naming the cause."""
     if not isinstance(encoding, str):
         raise ValueError(f"encoding must be a str, not {type(encoding).__name__}")
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise ValueError(f"unknown encoding: {encoding!r}") from None
+    if encoding not in _known_encodings:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(f"unknown encoding: {encoding!r}") from None
+        if len(_known_encodings) < 64:
+            _known_encodings.add(encoding)
     return encoding
 
 
@@ -22,6 +29,16 @@ def decode_prefix(data: bytes, encoding: str, final: bool) -> tuple[str, int]:
     """Decode ``data``; unless ``final``, leave out an incomplete trailing
     character.  Returns (text, bytes consumed) so a reader keeps the rest for
     its next read."""
+    if not data:
+        return "", 0
+    if final:
+        return data.decode(encoding, "replace"), len(data)
+    try:
+        # Strict decoding fails on an incomplete trailing character (and on
+        # invalid bytes): when it succeeds, everything is whole.
+        return data.decode(encoding), len(data)
+    except UnicodeDecodeError:
+        pass
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     text = decoder.decode(data, final=final)
     pending = len(decoder.getstate()[0])
