@@ -183,18 +183,19 @@ def expect(pid: int, patterns: Patterns, timeout: Optional[float] = 30.0, stream
     record, buf, stream_id, compiled, seconds = prepared
     proc = record.process
     deadline = None if seconds is None else time.monotonic() + seconds
-    with buf.lock:
-        while True:
+    while True:
+        with buf.lock:  # never held while waiting (expect_async takes it on its loop's thread)
             result = scan(record, buf, stream_id, compiled)
             if result is not None:
                 return result
+            offset = buf.offset
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 return timeout_result(record, buf, seconds)
-            if stream_id == _engine.OUT:
-                proc.wait_output(buf.offset, _NEVER, left)
-            else:
-                proc.wait_output(_NEVER, buf.offset, left)
+        if stream_id == _engine.OUT:
+            proc.wait_output(offset, _NEVER, left)
+        else:
+            proc.wait_output(_NEVER, offset, left)
 
 
 def resize_process(pid: int, rows: int, cols: int, *, _registry: Optional[Registry] = None) -> dict[str, Any]:
