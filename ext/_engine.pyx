@@ -264,8 +264,10 @@ cdef class Process:
     def wait(self, timeout=None):
         return self._wait(PM_WAIT_EXIT, 0, 0, timeout)
 
-    def wait_output(self, unsigned long long out_offset, unsigned long long err_offset, timeout=None):
-        return self._wait(PM_WAIT_OUTPUT, out_offset, err_offset, timeout)
+    def wait_output(self, out_offset, err_offset, timeout=None):
+        cdef uint64_t o = PM_UNWATCHED if out_offset is None else <unsigned long long>out_offset
+        cdef uint64_t e = PM_UNWATCHED if err_offset is None else <unsigned long long>err_offset
+        return self._wait(PM_WAIT_OUTPUT, o, e, timeout)
 
     def wait_eof(self, timeout=None):
         return self._wait(PM_WAIT_EOF, 0, 0, timeout)
@@ -302,11 +304,11 @@ cdef class Process:
 
     def subscribe(self, NoticeChannel channel not None, tag=None):
         """Report this process's changes on channel, under tag (default: the
-        spawn tag).  Notified once at once.  A process has two subscriptions
+        spawn tag).  Notified once at once.  A process has four subscriptions
         at most."""
         cdef unsigned long long t = self.tag if tag is None else tag
         if pm_proc_subscribe(self.p, channel.ch, t) != 0:
-            raise RuntimeError("a process can be subscribed to two channels at most")
+            raise RuntimeError("a process can be subscribed to four channels at most")
 
     def unsubscribe(self, NoticeChannel channel not None):
         pm_proc_unsubscribe(self.p, channel.ch)

@@ -12,6 +12,7 @@ cdef extern from "pm_engine.h" nogil:
     enum:
         PM_OUT
         PM_ERR
+    const uint64_t PM_UNWATCHED
     enum:
         PM_WAIT_EXIT
         PM_WAIT_OUTPUT

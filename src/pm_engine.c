@@ -62,7 +62,7 @@ struct sub {
     bool queued;
     struct sub *next;   /* in ch's queue */
 };
-#define PM_MAX_SUBS 2
+#define PM_MAX_SUBS 4
 
 struct chunk {
     struct chunk *next;
@@ -1355,14 +1355,19 @@ size_t pm_proc_read(pm_proc *p, int stream, uint64_t from, void *dst, size_t cap
 
 static bool condition_holds(const pm_proc *p, int what, uint64_t out_off, uint64_t err_off)
 {
-    bool drained = p->fd[W_OUT] < 0 && p->fd[W_ERR] < 0;
+    bool out_done = p->fd[W_OUT] < 0, err_done = p->fd[W_ERR] < 0;
     switch (what) {
     case PM_WAIT_EXIT:
         return p->reaped;
-    case PM_WAIT_OUTPUT:
-        return p->ring[W_OUT].end > out_off || p->ring[W_ERR].end > err_off || drained;
+    case PM_WAIT_OUTPUT: {
+        /* A watched stream passed its offset, or every watched stream is done. */
+        bool out_watched = out_off != PM_UNWATCHED, err_watched = err_off != PM_UNWATCHED;
+        return (out_watched && p->ring[W_OUT].end > out_off)
+            || (err_watched && p->ring[W_ERR].end > err_off)
+            || ((out_done || !out_watched) && (err_done || !err_watched));
+    }
     default:
-        return drained;
+        return out_done && err_done;
     }
 }
 

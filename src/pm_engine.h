@@ -71,8 +71,12 @@ size_t pm_proc_available(pm_proc *p, int stream, uint64_t from);
 size_t pm_proc_read(pm_proc *p, int stream, uint64_t from, void *dst, size_t cap, uint64_t *first);
 
 enum { PM_WAIT_EXIT = 1, PM_WAIT_OUTPUT = 2, PM_WAIT_EOF = 3 };
+/* An offset for PM_WAIT_OUTPUT meaning "this stream is not watched". */
+#define PM_UNWATCHED UINT64_MAX
 /* Wait until the condition holds or CLOCK_MONOTONIC reaches deadline_ns
- * (< 0: no deadline).  Returns true when the condition holds. */
+ * (< 0: no deadline).  Returns true when the condition holds.
+ * PM_WAIT_OUTPUT: a watched stream passed its offset, or every watched
+ * stream reached EOF (or is closed). */
 bool pm_proc_wait(pm_proc *p, int what, uint64_t out_off, uint64_t err_off, int64_t deadline_ns);
 
 /* 1 sent, 0 the child has already exited, -errno on failure. */
@@ -92,7 +96,7 @@ void pm_proc_close_pipes(pm_proc *p);
 
 /* Notice channels: a channel reports the tags of its subscribed processes
  * that got output, reached end of file or exited, each once until taken.
- * A process has at most two subscriptions; a new subscription is notified
+ * A process has at most four subscriptions; a new subscription is notified
  * at once, so the subscriber never misses a change made just before it. */
 pm_channel *pm_channel_new(void);          /* NULL with errno on failure */
 void pm_channel_release(pm_channel *ch);
@@ -102,7 +106,7 @@ int pm_channel_fd(const pm_channel *ch);
 /* Take up to cap tags, waiting until deadline_ns (< 0: forever) if none. */
 size_t pm_channel_take(pm_channel *ch, uint64_t *tags, size_t cap, int64_t deadline_ns);
 size_t pm_wait_notices(uint64_t *tags, size_t cap, int64_t deadline_ns);
-/* 0, or -EBUSY when the process has two subscriptions already. */
+/* 0, or -EBUSY when the process has four subscriptions already. */
 int pm_proc_subscribe(pm_proc *p, pm_channel *ch, uint64_t tag);
 void pm_proc_unsubscribe(pm_proc *p, pm_channel *ch);
 

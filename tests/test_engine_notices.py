@@ -47,19 +47,21 @@ def test_subscribing_late_is_notified_at_once(spawn: Spawner) -> None:
     p.unsubscribe(ch)
 
 
-def test_two_subscriptions_at_most_and_unsubscribe(spawn: Spawner) -> None:
-    a, b, c = E.NoticeChannel(), E.NoticeChannel(), E.NoticeChannel()
+def test_four_subscriptions_at_most_and_unsubscribe(spawn: Spawner) -> None:
+    chans = [E.NoticeChannel() for _ in range(5)]
     p = spawn(["sh", "-c", "read x; echo $x"], stdin=E.PIPE)
-    p.subscribe(a, 1)
-    p.subscribe(b, 2)
-    with pytest.raises(RuntimeError, match="two channels"):
-        p.subscribe(c, 3)
-    p.unsubscribe(a)
-    a.take(), b.take()
+    for i, ch in enumerate(chans[:4]):
+        p.subscribe(ch, i)
+    with pytest.raises(RuntimeError, match="four channels"):
+        p.subscribe(chans[4], 4)
+    p.unsubscribe(chans[0])
+    p.subscribe(chans[4], 4)  # the freed slot is usable again
+    for ch in chans:
+        ch.take()
     p.write(b"x\n")
     assert p.wait(10)
-    assert 2 in b.wait(5)
-    assert a.take() == []
+    assert 1 in chans[1].wait(5) and 4 in chans[4].wait(5)
+    assert chans[0].take() == []
 
 
 def test_channels_and_processes_outlive_each_other(spawn: Spawner) -> None:

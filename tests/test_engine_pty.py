@@ -18,7 +18,7 @@ def expect(p: E.Process, needle: bytes, offset: int = 0, timeout: float = 10) ->
         data, first, _ = p.read(E.OUT, offset)
         if needle in data:
             return first + data.index(needle) + len(needle)
-        if not p.wait_output(first + len(data), 1 << 62, timeout) or p.stream_info(E.OUT)[3] and \
+        if not p.wait_output(first + len(data), None, timeout) or p.stream_info(E.OUT)[3] and \
                 first + len(data) == p.stream_info(E.OUT)[0]:
             raise AssertionError(f"{needle!r} not seen in {p.read(E.OUT, offset)[0]!r}")
 

@@ -288,7 +288,7 @@ def test_concurrent_readers_see_consistent_bytes_while_the_ring_wraps(spawn: Spa
             if any(b != (first + j) % 251 for j, b in enumerate(data[:4096])):
                 errors.append(f"wrong bytes at {first}")
             offset = first + len(data)
-            if not p.wait_output(offset, 1 << 62, 5) or p.stream_info(E.OUT)[3] and offset == p.stream_info(E.OUT)[0]:
+            if not p.wait_output(offset, None, 5) or p.stream_info(E.OUT)[3] and offset == p.stream_info(E.OUT)[0]:
                 return
 
     threads = [threading.Thread(target=reader) for _ in range(4)]
@@ -348,3 +348,14 @@ def test_a_dropped_handle_stops_draining_after_exit() -> None:
         assert eventually(lambda: open_fds() == before and E.stats()["active"] == 0)
     finally:
         kill_if_running(descendant)
+
+
+def test_waiting_on_one_stream_ends_at_its_eof(spawn: Spawner) -> None:
+    # stdout closes early while stderr stays open: a wait on stdout alone
+    # returns at its EOF, not at the deadline.
+    p = spawn(["sh", "-c", "exec 1>&-; sleep 5"])
+    t0 = time.monotonic()
+    assert p.wait_output(0, None, 10)
+    assert time.monotonic() - t0 < 5
+    assert p.stream_info(E.OUT)[3] and not p.stream_info(E.ERR)[3]
+    assert not p.wait_output(None, 0, 0.1)  # stderr is still open and silent

@@ -72,7 +72,9 @@ class Process:
         Raises BrokenPipeError once the child has closed its stdin or exited,
         ValueError when stdin was never a pipe or was closed by close_stdin."""
     def close_stdin(self) -> None:
-        """Close stdin once the queued data is written (idempotent)."""
+        """Close stdin once the queued data is written (idempotent).  On a
+        pty this only stops further writes: a terminal's end of input is
+        the EOF character (b"\x04") typed into it."""
     def pending_stdin(self) -> int:
         """Bytes queued for stdin and not yet written."""
 
@@ -87,9 +89,11 @@ class Process:
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Wait for the exit (GIL released).  True when exited."""
-    def wait_output(self, out_offset: int, err_offset: int, timeout: Optional[float] = None) -> bool:
+    def wait_output(self, out_offset: Optional[int], err_offset: Optional[int],
+                    timeout: Optional[float] = None) -> bool:
         """Wait until stdout passes out_offset or stderr passes err_offset,
-        or both pipes are at EOF (or closed).  True when that happened."""
+        or every watched stream is at EOF (or closed); None: that stream is
+        not watched.  True when that happened."""
     def wait_eof(self, timeout: Optional[float] = None) -> bool:
         """Wait until stdout and stderr are both at EOF or closed."""
 
@@ -108,7 +112,7 @@ class Process:
         ended as by terminate(grace) and timed_out becomes True."""
     def subscribe(self, channel: "NoticeChannel", tag: Optional[int] = None) -> None:
         """Report this process's changes on channel under tag (default: the
-        spawn tag); notified once at once.  Two subscriptions at most
+        spawn tag); notified once at once.  Four subscriptions at most
         (RuntimeError beyond)."""
     def unsubscribe(self, channel: "NoticeChannel") -> None: ...
     def set_capacity(self, capacity: int) -> None:

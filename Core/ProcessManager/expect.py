@@ -34,8 +34,6 @@ __all__ = ["ExpectResult", "expect", "resize_process"]
 PatternLike = Union[str, Pattern[str]]
 Patterns = Union[PatternLike, Sequence[PatternLike]]
 
-# Upper bound of the other stream's offset when waiting on one stream only.
-_NEVER = 1 << 62
 _STREAMS = {"stdout": _engine.OUT, "stderr": _engine.ERR}
 
 
@@ -193,9 +191,9 @@ def expect(pid: int, patterns: Patterns, timeout: Optional[float] = 30.0, stream
             if left is not None and left <= 0:
                 return timeout_result(record, buf, seconds)
         if stream_id == _engine.OUT:
-            proc.wait_output(offset, _NEVER, left)
+            proc.wait_output(offset, None, left)
         else:
-            proc.wait_output(_NEVER, offset, left)
+            proc.wait_output(None, offset, left)
 
 
 def resize_process(pid: int, rows: int, cols: int, *, _registry: Optional[Registry] = None) -> dict[str, Any]:
