@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import ctypes
 import os
 import platform
@@ -167,7 +168,7 @@ class Floor:
 
     def finish(self, c: Child) -> int:
         _check(self.lib.floor_finish(ctypes.byref(c)), "finish")
-        return c.status
+        return int(c.status)
 
     def bg_starter(self, argv: Sequence[str | bytes]) -> Callable[[], Child]:
         """A background start per call (spawn + epoll registration); give
@@ -187,7 +188,7 @@ class Floor:
 
     def bg_reap(self, c: Child, sig: int = signal.SIGKILL) -> int:
         _check(self.lib.floor_bg_reap(ctypes.byref(c), int(sig)), "bg_reap")
-        return c.status
+        return int(c.status)
 
     def open_echo(self, argv: Sequence[str | bytes] = ("/bin/cat",)) -> "Echo":
         return Echo(self, argv)
@@ -216,7 +217,7 @@ class Echo:
 
     @property
     def pid(self) -> int:
-        return self.child.pid
+        return int(self.child.pid)
 
     def roundtrip_fn(self, msg: bytes, count: int = 1) -> Callable[[], bytes]:
         """count round trips of msg (ending in a newline) per call, in one
@@ -237,7 +238,7 @@ class Echo:
         if self.child.pid > 0:
             _check(self._lib.floor_close(ctypes.byref(self.child)), "close")
             self.child.pid = -1
-        return self.child.status
+        return int(self.child.status)
 
 
 # -- timing ---------------------------------------------------------------------
@@ -319,7 +320,8 @@ def run_bench(floor: Optional[Floor], scale: float, out: Any) -> list[Row]:
 
     BLOCKING, BACKGROUND = ExecutionMode.BLOCKING, ExecutionMode.BACKGROUND
     rows: list[Row] = []
-    n = lambda k: max(5, int(k * scale))  # noqa: E731
+    def n(k: float) -> int:
+        return max(5, int(k * scale))
     head = shutil.which("head") or "/usr/bin/head"
     seq = shutil.which("seq") or "/usr/bin/seq"
 
@@ -335,7 +337,7 @@ def run_bench(floor: Optional[Floor], scale: float, out: Any) -> list[Row]:
          lambda: subprocess.run("true", shell=True, capture_output=True)),
     ):
         step(label)
-        c: dict[str, Callable[[], Any]] = {"ours": lambda command=command: execute_command(command, mode=BLOCKING),
+        c: dict[str, Callable[[], Any]] = {"ours": functools.partial(execute_command, command, mode=BLOCKING),
                                             "subprocess.run": sub}
         if floor:
             c["floor"] = floor.runner(floor_argv)
@@ -389,13 +391,16 @@ def run_bench(floor: Optional[Floor], scale: float, out: Any) -> list[Row]:
                 while not d.endswith(b"\n"):
                     d += os.read(fout, 65536)
 
+        pid0 = r0.pid
+        assert pid0 is not None
+
         def ours_rt() -> None:
             for _ in range(batch):
-                communicate_with_process(r0.pid, "ping\n")
+                communicate_with_process(pid0, "ping\n")
 
         def ours_until() -> None:
             for _ in range(batch):
-                communicate_with_process(r0.pid, "ping\n", until="\n")
+                communicate_with_process(pid0, "ping\n", until="\n")
 
         c = {"ours": ours_rt, "ours until": ours_until, "os.read": pipes}
         if echo:
@@ -406,7 +411,8 @@ def run_bench(floor: Optional[Floor], scale: float, out: Any) -> list[Row]:
             echo.close()
         popen.stdin.close()  # type: ignore[union-attr]
         popen.wait()
-        kill_process(r0.pid, force=True)
+        if r0.pid is not None:
+            kill_process(r0.pid, force=True)
         cleanup_finished_processes()
     rows.append(Row("round trip with cat", m["ours"], m.get("floor"), "os.write/os.read", m["os.read"]))
     rows.append(Row("  same, until='\\n'", m["ours until"], m.get("floor"), "os.write/os.read",
@@ -416,7 +422,7 @@ def run_bench(floor: Optional[Floor], scale: float, out: Any) -> list[Row]:
     step("status of 100 processes")
     started = [execute_command(bg_sleep, mode=BACKGROUND) for _ in range(100)]
     try:
-        pids = [s.pid for s in started if s.success]
+        pids = [s.pid for s in started if s.success and s.pid is not None]
         procs = [psutil.Process(p) for p in pids]
 
         def ps() -> None:
@@ -428,7 +434,7 @@ def run_bench(floor: Optional[Floor], scale: float, out: Any) -> list[Row]:
         m = interleaved({"ours": lambda: [get_process_status(p) for p in pids], "psutil": ps}, n(20))
     finally:
         for s in started:
-            if s.success:
+            if s.success and s.pid is not None:
                 kill_process(s.pid, force=True)
         cleanup_finished_processes()
     rows.append(Row("status of 100 processes", m["ours"], None, "psutil oneshot", m["psutil"]))
@@ -440,6 +446,7 @@ def run_bench(floor: Optional[Floor], scale: float, out: Any) -> list[Row]:
 
     def ring() -> None:
         r = execute_command(argv, mode=BACKGROUND)
+        assert r.pid is not None
         while True:
             i = get_process_output_info(r.pid)
             if i["eof"] and not i["running"]:
@@ -474,7 +481,7 @@ def run_bench(floor: Optional[Floor], scale: float, out: Any) -> list[Row]:
     seq_argv = [seq, "100"]
 
     def ours_many() -> None:
-        async def main() -> list:
+        async def main() -> list[Any]:
             return await asyncio.gather(*(execute_command_async(seq_argv, mode=BLOCKING) for _ in range(nprocs)))
         asyncio.run(main())
         cleanup_finished_processes()
@@ -485,7 +492,7 @@ def run_bench(floor: Optional[Floor], scale: float, out: Any) -> list[Row]:
                                                      stderr=asyncio.subprocess.PIPE)
             return (await p.communicate())[0]
 
-        async def main() -> list:
+        async def main() -> list[Any]:
             return await asyncio.gather(*(one() for _ in range(nprocs)))
         asyncio.run(main())
 
