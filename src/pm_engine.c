@@ -1090,6 +1090,17 @@ int pm_start(const pm_start_opts *o, pm_proc **out, pm_spawn_error *e)
     p->fd[W_OUT] = c.out_fd;
     p->fd[W_ERR] = c.err_fd;
     p->fd[W_PID] = c.pidfd;
+    if (c.gone) {
+        p->reaped = p->status_lost = true;
+        p->exit_ns = pm_now_ns();
+        if (p->in_piped) {
+            int fd = p->fd[W_IN];
+            p->fd[W_IN] = -1;
+            if (fd >= 0)
+                close(fd);
+            p->in_error = EPIPE;
+        }
+    }
     atomic_init(&p->refs, 2); /* the caller's and the reactor's */
 
     /* Registered under p->lock: the reactor sees p whole when it locks it. */
@@ -1104,7 +1115,7 @@ int pm_start(const pm_start_opts *o, pm_proc **out, pm_spawn_error *e)
     eng.spawned++;
     p->active = true;
     bool earliest = false;
-    if (o->timeout_ns >= 0) {
+    if (o->timeout_ns >= 0 && !p->reaped) {
         p->timeout_at = p->start_ns + o->timeout_ns;
         if (heap_update(p) == 0)
             earliest = p->heap_index == 0;
@@ -1143,6 +1154,8 @@ int pm_start(const pm_start_opts *o, pm_proc **out, pm_spawn_error *e)
         }
     }
     pthread_mutex_unlock(&p->lock);
+    if (c.gone)
+        kick(p); /* gone already: the reactor lets go once its pipes are drained */
     if (o->channel != NULL)
         (void)pm_proc_subscribe(p, o->channel, o->tag); /* a free slot: cannot fail */
     if (earliest)

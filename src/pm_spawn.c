@@ -230,6 +230,7 @@ int pm_spawn_child(const pm_spawn_opts *o, pm_child *c, pm_spawn_error *e)
     memset(e, 0, sizeof *e);
     c->pid = -1;
     c->pidfd = c->in_fd = c->out_fd = c->err_fd = -1;
+    c->gone = false;
     if (!valid_modes(o)) {
         e->err = EINVAL;
         e->culprit = PM_CULPRIT_ARGUMENT;
@@ -339,10 +340,16 @@ int pm_spawn_child(const pm_spawn_opts *o, pm_child *c, pm_spawn_error *e)
     }
     c->pid = pid;
 
-    /* No one else reaps this child (see pm_engine.c), so its pid cannot be
-     * recycled before the pidfd refers to it. */
+    /* Unless the application reaps behind our back (waitpid(-1) in a
+     * SIGCHLD handler, SIGCHLD ignored), no one else reaps this child (see
+     * pm_engine.c), so its pid cannot be recycled before the pidfd refers
+     * to it. */
     c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (c->pidfd < 0) {
+    if (c->pidfd < 0 && errno == ESRCH) {
+        /* Already exited and reaped by the kernel (the application ignores
+         * SIGCHLD): it ran, its output is in the pipes, its status is lost. */
+        c->gone = true;
+    } else if (c->pidfd < 0) {
         int saved = errno;
         kill(pid, SIGKILL);
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)

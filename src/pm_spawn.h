@@ -55,8 +55,10 @@ typedef struct pm_spawn_error {
  * descriptor for one direction). */
 typedef struct pm_child {
     pid_t pid;
-    int pidfd;
+    int pidfd;             /* -1 when gone */
     int in_fd, out_fd, err_fd;
+    bool gone;             /* exited and reaped by the kernel before we could
+                            * watch it (SIGCHLD ignored): status unknown */
 } pm_child;
 
 /* Returns 0, or -1 with *e filled and nothing left open or running. */

@@ -267,3 +267,16 @@ def test_interpreter_shutdown_with_processes_running() -> None:
 def test_cleanup_after_stress() -> None:
     cleanup_finished_processes()
     assert zombies() == []
+
+
+def test_a_lost_exit_status_is_said_not_invented() -> None:
+    code = (
+        "import signal\n"
+        "signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps every child\n"
+        "from Core.ProcessManager import execute_command\n"
+        "r = execute_command(['sh', '-c', 'exit 3'])\n"
+        "print(r.success, r.return_code, r.error)\n"
+    )
+    r = subprocess.run([PY, "-c", code], capture_output=True, timeout=60, cwd="/")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(b"False None exit status lost"), r.stdout

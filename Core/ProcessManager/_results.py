@@ -23,6 +23,11 @@ def read_all(proc: _engine.Process, stream: int, encoding: str) -> tuple[str, in
     return text, dropped
 
 
+# The engine saw the exit, but someone else in this process collected its status.
+STATUS_LOST = ("exit status lost: another part of this program reaped the process "
+               "(a SIGCHLD handler calling waitpid(-1), or SIGCHLD ignored)")
+
+
 def finished_result(proc: _engine.Process, command: str, mode: ExecutionMode,
                     timeout: Optional[float], encoding: str, via_shell: bool) -> ExecutionResult:
     """The result of a process that has exited (or is being given up on)."""
@@ -44,7 +49,7 @@ def finished_result(proc: _engine.Process, command: str, mode: ExecutionMode,
         execution_time=max(0.0, end - proc.start_time),
         mode=mode,
         error=describe_exit(rc, timed_out, timeout, via_shell) if rc is not None or timed_out
-        else "process did not exit",
+        else STATUS_LOST if proc.status_lost else "process did not exit",
         timed_out=timed_out,
         signal=sig,
         stdout_dropped=out_dropped,
