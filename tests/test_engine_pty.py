@@ -42,6 +42,7 @@ def test_python_repl_round_trip_and_resize(spawn: Spawner) -> None:
     off = expect(p, b">>> ")
     p.write(b"1+1\n")
     off = expect(p, b"2\r\n", off)
+    off = expect(p, b">>> ", off)  # at the prompt again before typing on
     p.set_winsize(50, 120)
     p.write(b"import os; tuple(os.get_terminal_size())\n")
     off = expect(p, b"(120, 50)", off)
