@@ -18,6 +18,7 @@ from pm_spawn cimport *
 
 import math
 import os
+import resource
 import threading
 
 PIPE = PM_PIPE
@@ -27,6 +28,18 @@ OUT = PM_OUT
 ERR = PM_ERR
 
 DEFAULT_CAPACITY = 1 << 20
+
+# Resource limits by name (spawn(limits=...)): what each bounds.
+LIMITS = {
+    "cpu": resource.RLIMIT_CPU,         # CPU seconds (SIGXCPU at the soft limit, SIGKILL at the hard)
+    "memory": resource.RLIMIT_AS,       # bytes of address space
+    "open_files": resource.RLIMIT_NOFILE,
+    "processes": resource.RLIMIT_NPROC, # processes of the user (the child's own forks fail past it)
+    "file_size": resource.RLIMIT_FSIZE, # bytes of any file written
+    "core": resource.RLIMIT_CORE,
+    "stack": resource.RLIMIT_STACK,
+}
+_LIMITS_HELPER = os.fsencode(os.path.join(os.path.dirname(os.path.abspath(__file__)), "_pm_limits"))
 
 cdef unsigned long _main_thread_ident = threading.main_thread().ident
 # The main thread wakes this often while waiting, to run signal handlers
@@ -79,6 +92,12 @@ cdef object _spawn_error(const pm_spawn_error *e, object program):
                 ENAMETOOLONG: "program path too long",
                 E2BIG: "argument list and environment too long"}.get(err, strerror(err).decode())
         path = path or program
+    elif culprit == PM_CULPRIT_LIMIT:
+        names = {v: k for k, v in LIMITS.items()}
+        name = names.get(e.detail, f"resource {e.detail}")
+        what = f"cannot set the {name} limit ({strerror(err).decode()}"
+        what += ": above the current hard limit, or the system's maximum)" if err == EPERM else ")"
+        path = None
     elif culprit == PM_CULPRIT_SYSTEM:
         what = {EMFILE: "too many open files in this process (RLIMIT_NOFILE reached)",
                 ENFILE: "too many open files in the system",
@@ -88,7 +107,7 @@ cdef object _spawn_error(const pm_spawn_error *e, object program):
         path = None
     else:
         what = "invalid spawn arguments"
-    cls = _SPAWN_ERROR_CLASS.get(err, SpawnError) if culprit != PM_CULPRIT_SYSTEM else SpawnError
+    cls = _SPAWN_ERROR_CLASS.get(err, SpawnError) if culprit in (PM_CULPRIT_PROGRAM, PM_CULPRIT_CWD) else SpawnError
     if path is None:
         return cls(err, what)
     return cls(err, what, path)
@@ -125,6 +144,35 @@ cdef char **_cstring_array(list items) except NULL:
         arr[i] = PyBytes_AS_STRING(items[i])
     arr[n] = NULL
     return arr
+
+
+cdef unsigned long long _UNLIMITED = 0xFFFFFFFFFFFFFFFF
+
+
+cdef list _limit_items(object limits):
+    """[(RLIMIT_*, soft, hard)] from {name: value or (soft, hard)}; None
+    (or resource.RLIM_INFINITY) is unlimited."""
+    if limits is None:
+        return []
+    if not isinstance(limits, dict):
+        raise TypeError("limits must be a dict like {'cpu': 10, 'memory': 2**30}")
+    items = []
+    for name, value in limits.items():
+        if name not in LIMITS:
+            raise ValueError(f"unknown limit {name!r}: one of {', '.join(LIMITS)}")
+        soft, hard = value if isinstance(value, tuple) else (value, value)
+        pair = []
+        for v in (soft, hard):
+            if v is None or v == resource.RLIM_INFINITY:
+                pair.append(_UNLIMITED)
+            elif isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"limit {name!r} must be a non-negative int, None or (soft, hard), not {value!r}")
+            else:
+                pair.append(v)
+        if pair[0] > pair[1]:
+            raise ValueError(f"limit {name!r}: soft {soft} is above hard {hard}")
+        items.append((LIMITS[name], pair[0], pair[1]))
+    return items
 
 
 cdef class Process:
@@ -334,7 +382,8 @@ cdef class Process:
 def spawn(argv, *, env=None, cwd=None, int stdin=PM_DEVNULL, int stdout=PM_PIPE,
           int stderr=PM_PIPE, bint new_session=False, timeout=None, grace=0.2,
           Py_ssize_t capacity=DEFAULT_CAPACITY, bint growing=False,
-          unsigned long long tag=0, notify=False, bint pty=False, rows=24, cols=80):
+          unsigned long long tag=0, notify=False, bint pty=False, rows=24, cols=80,
+          limits=None):
     """Start argv; see _engine.pyi."""
     if isinstance(argv, (bytes, str)) or not hasattr(argv, "__len__"):
         raise TypeError("argv must be a sequence of bytes")
@@ -368,6 +417,8 @@ def spawn(argv, *, env=None, cwd=None, int stdin=PM_DEVNULL, int stdout=PM_PIPE,
     if pty and stderr == PM_PIPE:
         stderr = PM_STDOUT  # a terminal has one output: stderr goes there too
 
+    cdef list limit_items = _limit_items(limits)
+    cdef pm_limit *lims = NULL
     cdef pm_start_opts o
     cdef pm_spawn_error e
     cdef pm_proc *p = NULL
@@ -396,7 +447,20 @@ def spawn(argv, *, env=None, cwd=None, int stdin=PM_DEVNULL, int stdout=PM_PIPE,
         o.channel = pm_default_channel()
     elif notify is not False and notify is not None:
         raise TypeError("notify must be a bool or a NoticeChannel")
+    o.spawn.limits = NULL
+    o.spawn.nlimits = 0
+    o.spawn.limits_helper = _LIMITS_HELPER
     try:
+        if limit_items:
+            lims = <pm_limit *>malloc(len(limit_items) * sizeof(pm_limit))
+            if lims == NULL:
+                raise MemoryError()
+            for i, (res, soft, hard) in enumerate(limit_items):
+                lims[i].resource = res
+                lims[i].soft = soft
+                lims[i].hard = hard
+            o.spawn.limits = lims
+            o.spawn.nlimits = len(limit_items)
         o.spawn.argv = _cstring_array(args)
         if envs is not None:
             o.spawn.envp = _cstring_array(envs)
@@ -409,6 +473,7 @@ def spawn(argv, *, env=None, cwd=None, int stdin=PM_DEVNULL, int stdout=PM_PIPE,
     finally:
         free(<void *>o.spawn.argv)
         free(<void *>o.spawn.envp)
+        free(lims)
     if rc != 0:
         if e.culprit == PM_CULPRIT_ARGUMENT:
             raise ValueError("invalid stdin/stdout/stderr for spawn")

@@ -12,6 +12,12 @@ cdef extern from "pm_spawn.h" nogil:
         PM_CULPRIT_CWD
         PM_CULPRIT_SYSTEM
         PM_CULPRIT_ARGUMENT
+        PM_CULPRIT_LIMIT
+
+    ctypedef struct pm_limit:
+        int resource
+        unsigned long long soft
+        unsigned long long hard
 
     ctypedef struct pm_spawn_opts:
         char **argv
@@ -25,8 +31,12 @@ cdef extern from "pm_spawn.h" nogil:
         bint pty
         unsigned short rows
         unsigned short cols
+        const pm_limit *limits
+        size_t nlimits
+        const char *limits_helper
 
     ctypedef struct pm_spawn_error:
         int err
         int culprit
+        int detail
         char path[4096]

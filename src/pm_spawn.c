@@ -173,7 +173,7 @@ static int resolve_program(const pm_spawn_opts *o, char *out, pm_spawn_error *e)
 /* glibc < 2.34 has no addclosefrom_np: close, in the child, every descriptor
  * >= 3 that is open without O_CLOEXEC now.  One opened by another thread
  * between this scan and the spawn can still leak; glibc >= 2.34 closes all. */
-static int add_close_inheritable(posix_spawn_file_actions_t *fa)
+static int add_close_inheritable(posix_spawn_file_actions_t *fa, int first)
 {
     DIR *d = opendir("/proc/self/fd");
     if (d == NULL)
@@ -182,7 +182,7 @@ static int add_close_inheritable(posix_spawn_file_actions_t *fa)
     struct dirent *ent;
     while (err == 0 && (ent = readdir(d)) != NULL) {
         int fd = atoi(ent->d_name);
-        if (fd < 3 || fd == dirfd(d))
+        if (fd < first || fd == dirfd(d))
             continue;
         int flags = fcntl(fd, F_GETFD);
         if (flags >= 0 && !(flags & FD_CLOEXEC))
@@ -216,6 +216,80 @@ static void blame(const pm_spawn_opts *o, const char *program, int err, pm_spawn
     snprintf(e->path, sizeof e->path, "%s", program);
 }
 
+/* argv for the limits helper: HELPER RES:SOFT:HARD ... -- PROGRAM ARGV...
+ * One allocation (pointers, then the limit strings), freed by the caller. */
+static char **limits_argv(const pm_spawn_opts *o, char *program)
+{
+    size_t argc = 0;
+    while (o->argv[argc] != NULL)
+        argc++;
+    enum { ITEM = 3 * 21 + 3 }; /* "R:S:H" with three 64-bit numbers */
+    size_t slots = 1 + o->nlimits + 2 + argc + 1;
+    char **v = malloc(slots * sizeof *v + o->nlimits * ITEM);
+    if (v == NULL)
+        return NULL;
+    char *text = (char *)(v + slots);
+    size_t k = 0;
+    v[k++] = (char *)o->limits_helper;
+    for (size_t i = 0; i < o->nlimits; i++, text += ITEM) {
+        const pm_limit *l = &o->limits[i];
+        char soft[24], hard[24];
+        if (l->soft == ULLONG_MAX)
+            strcpy(soft, "inf");
+        else
+            snprintf(soft, sizeof soft, "%llu", l->soft);
+        if (l->hard == ULLONG_MAX)
+            strcpy(hard, "inf");
+        else
+            snprintf(hard, sizeof hard, "%llu", l->hard);
+        snprintf(text, ITEM, "%d:%s:%s", l->resource, soft, hard);
+        v[k++] = text;
+    }
+    v[k++] = (char *)"--";
+    v[k++] = program;
+    for (size_t i = 0; i < argc; i++)
+        v[k++] = o->argv[i];
+    v[k] = NULL;
+    return v;
+}
+
+/* After spawning the limits helper: its report on the pipe (nothing when
+ * the program was exec'd; else what failed), read until the helper has
+ * exec'd or exited.  Reaps a failed helper. */
+static int read_helper_report(pid_t pid, int report_fd, const char *program, pm_spawn_error *e)
+{
+    int report[3];
+    size_t got = 0;
+    while (got < sizeof report) {
+        ssize_t n = read(report_fd, (char *)report + got, sizeof report - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    if (got == 0)
+        return 0; /* the close-on-exec end went away with the exec */
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    if (got != sizeof report) {
+        e->err = EIO;
+        e->culprit = PM_CULPRIT_SYSTEM;
+    } else if (report[0] == 2) {
+        e->err = report[2];
+        e->culprit = PM_CULPRIT_LIMIT;
+        e->detail = report[1];
+    } else if (report[0] == 3) {
+        e->err = report[2];
+        e->culprit = PM_CULPRIT_PROGRAM;
+        snprintf(e->path, sizeof e->path, "%s", program);
+    } else {
+        e->err = report[2];
+        e->culprit = PM_CULPRIT_ARGUMENT;
+    }
+    return -1;
+}
+
 static int valid_modes(const pm_spawn_opts *o)
 {
     return o->argv != NULL && o->argv[0] != NULL && o->argv[0][0] != '\0'
@@ -246,6 +320,8 @@ int pm_spawn_child(const pm_spawn_opts *o, pm_child *c, pm_spawn_error *e)
     int rc = -1;
     int null_fd = -1;
     int given[3] = { -1, -1, -1 }; /* the caller's descriptors, as used */
+    int report_r = -1, report_w = -1; /* the limits helper's report pipe */
+    char **helper_argv = NULL;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     bool fa_ready = false, attr_ready = false;
@@ -305,11 +381,25 @@ int pm_spawn_child(const pm_spawn_opts *o, pm_child *c, pm_spawn_error *e)
         || (errno = posix_spawn_file_actions_adddup2(&fa, err_src, 2)) != 0)
         goto system_error;
     /* Whatever the parent has open without O_CLOEXEC stays out of the child. */
+    /* The limits helper reports on descriptor 3 (see pm_limits_exec.c). */
+    int first_closed = 3;
+    if (o->nlimits > 0) {
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) != 0)
+            goto system_error;
+        report_r = fds[0];
+        report_w = fds[1] > 3 ? fds[1] : fcntl(fds[1], F_DUPFD_CLOEXEC, 4);
+        if (report_w != fds[1])
+            close_keep_errno(fds[1]);
+        if (report_w < 0 || (errno = posix_spawn_file_actions_adddup2(&fa, report_w, 3)) != 0)
+            goto system_error;
+        first_closed = 4;
+    }
 #ifdef PM_HAVE_ADDCLOSEFROM
-    if ((errno = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0)
+    if ((errno = posix_spawn_file_actions_addclosefrom_np(&fa, first_closed)) != 0)
         goto system_error;
 #else
-    if ((errno = add_close_inheritable(&fa)) != 0)
+    if ((errno = add_close_inheritable(&fa, first_closed)) != 0)
         goto system_error;
 #endif
     if (o->cwd != NULL && (errno = posix_spawn_file_actions_addchdir_np(&fa, o->cwd)) != 0)
@@ -332,11 +422,30 @@ int pm_spawn_child(const pm_spawn_opts *o, pm_child *c, pm_spawn_error *e)
         || (errno = posix_spawnattr_setpgroup(&attr, 0)) != 0)
         goto system_error;
 
+    const char *exe = program;
+    char *const *args = o->argv;
+    if (o->nlimits > 0) {
+        if (o->limits_helper == NULL) {
+            errno = EINVAL;
+            goto system_error;
+        }
+        helper_argv = limits_argv(o, program);
+        if (helper_argv == NULL)
+            goto system_error;
+        exe = o->limits_helper;
+        args = helper_argv;
+    }
     pid_t pid;
-    int err = posix_spawn(&pid, program, &fa, &attr, o->argv, o->envp != NULL ? o->envp : environ);
+    int err = posix_spawn(&pid, exe, &fa, &attr, args, o->envp != NULL ? o->envp : environ);
     if (err != 0) {
-        blame(o, program, err, e);
+        blame(o, exe, err, e);
         goto cleanup;
+    }
+    if (report_w >= 0) {
+        close_keep_errno(report_w);
+        report_w = -1;
+        if (read_helper_report(pid, report_r, program, e) != 0)
+            goto cleanup;
     }
     c->pid = pid;
 
@@ -366,6 +475,9 @@ system_error:
     e->err = errno;
     e->culprit = PM_CULPRIT_SYSTEM;
 cleanup:
+    free(helper_argv);
+    close_keep_errno(report_r);
+    close_keep_errno(report_w);
     if (fa_ready)
         posix_spawn_file_actions_destroy(&fa);
     if (attr_ready)

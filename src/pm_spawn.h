@@ -19,6 +19,13 @@ enum {
     PM_STDOUT = -3,  /* stderr only: the same pipe as stdout */
 };
 
+/* A resource limit for the child (setrlimit), applied by the helper
+ * program before the child's first instruction. */
+typedef struct pm_limit {
+    int resource;          /* RLIMIT_* */
+    unsigned long long soft, hard; /* ULLONG_MAX: unlimited */
+} pm_limit;
+
 typedef struct pm_spawn_opts {
     char *const *argv;     /* NULL-terminated, argv[0] is the program */
     char *const *envp;     /* NULL-terminated, or NULL for the parent's environ */
@@ -32,6 +39,9 @@ typedef struct pm_spawn_opts {
                             * (and 2 unless stderr_mode is PM_PIPE or PM_DEVNULL);
                             * implies new_session; stdin_mode and stdout_mode are ignored */
     unsigned short rows, cols; /* its window size (0: 24 x 80) */
+    const pm_limit *limits; /* applied through limits_helper (src/pm_limits_exec.c) */
+    size_t nlimits;
+    const char *limits_helper;
 } pm_spawn_opts;
 
 /* What failed, so the caller can name it. */
@@ -40,12 +50,14 @@ enum {
     PM_CULPRIT_PROGRAM = 1, /* the program: missing, not executable, bad format */
     PM_CULPRIT_CWD = 2,     /* the working directory */
     PM_CULPRIT_SYSTEM = 3,  /* the parent: out of descriptors, memory, processes */
-    PM_CULPRIT_ARGUMENT = 4 /* the options themselves */
+    PM_CULPRIT_ARGUMENT = 4, /* the options themselves */
+    PM_CULPRIT_LIMIT = 5     /* a resource limit could not be set (detail: which) */
 };
 
 typedef struct pm_spawn_error {
     int err;                 /* errno value */
     int culprit;             /* PM_CULPRIT_* */
+    int detail;              /* PM_CULPRIT_LIMIT: the RLIMIT_* resource */
     char path[PATH_MAX];     /* the program as resolved, when the culprit is the program */
 } pm_spawn_error;
 
