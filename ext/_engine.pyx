@@ -146,6 +146,34 @@ cdef char **_cstring_array(list items) except NULL:
     return arr
 
 
+cdef class _Waiting:
+    """A wait with the GIL released, in slices on the main thread so that
+    signal handlers (Ctrl-C) run in between."""
+
+    cdef int64_t deadline   # CLOCK_MONOTONIC ns, -1: none
+    cdef bint sliced
+
+    def __cinit__(self, timeout):
+        self.deadline = _seconds_to_ns(timeout, "timeout")
+        if self.deadline >= 0:
+            self.deadline += pm_now_ns()
+        self.sliced = threading.get_ident() == _main_thread_ident
+
+    cdef int64_t slice_end(self):
+        if not self.sliced:
+            return self.deadline
+        cdef int64_t until = pm_now_ns() + _SIGNAL_SLICE_NS
+        return self.deadline if 0 <= self.deadline < until else until
+
+    cdef bint expired(self) except -1:
+        """True once the deadline passed; runs pending signal handlers
+        (which may raise) otherwise."""
+        if self.deadline >= 0 and pm_now_ns() >= self.deadline:
+            return True
+        PyErr_CheckSignals()
+        return False
+
+
 cdef unsigned long long _UNLIMITED = 0xFFFFFFFFFFFFFFFF
 
 
@@ -289,25 +317,17 @@ cdef class Process:
         return si.end, si.dropped, si.lines, bool(si.eof)
 
     cdef bint _wait(self, int what, uint64_t out_off, uint64_t err_off, object timeout) except -1:
-        cdef int64_t deadline = _seconds_to_ns(timeout, "timeout")
-        if deadline >= 0:
-            deadline += pm_now_ns()
-        cdef bint sliced = threading.get_ident() == _main_thread_ident
+        cdef _Waiting w = _Waiting(timeout)
         cdef int64_t until
         cdef bint ok
         while True:
-            until = deadline
-            if sliced:
-                until = pm_now_ns() + _SIGNAL_SLICE_NS
-                if deadline >= 0 and deadline < until:
-                    until = deadline
+            until = w.slice_end()
             with nogil:
                 ok = pm_proc_wait(self.p, what, out_off, err_off, until)
             if ok:
                 return True
-            if deadline >= 0 and pm_now_ns() >= deadline:
+            if w.expired():
                 return False
-            PyErr_CheckSignals()
 
     def wait(self, timeout=None):
         return self._wait(PM_WAIT_EXIT, 0, 0, timeout)
@@ -490,23 +510,15 @@ def spawn(argv, *, env=None, cwd=None, int stdin=PM_DEVNULL, int stdout=PM_PIPE,
 
 cdef list _take(pm_channel *ch, object timeout):
     cdef uint64_t tags[256]
-    cdef int64_t deadline = _seconds_to_ns(timeout, "timeout")
-    if deadline >= 0:
-        deadline += pm_now_ns()
-    cdef bint sliced = threading.get_ident() == _main_thread_ident
+    cdef _Waiting w = _Waiting(timeout)
     cdef int64_t until
     cdef size_t n
     while True:
-        until = deadline
-        if sliced:
-            until = pm_now_ns() + _SIGNAL_SLICE_NS
-            if deadline >= 0 and deadline < until:
-                until = deadline
+        until = w.slice_end()
         with nogil:
             n = pm_channel_take(ch, tags, 256, until)
-        if n > 0 or (deadline >= 0 and pm_now_ns() >= deadline):
+        if n > 0 or w.expired():
             return [tags[i] for i in range(n)]
-        PyErr_CheckSignals()
 
 
 def wait_notices(timeout=None):

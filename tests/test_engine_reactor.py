@@ -359,3 +359,14 @@ def test_waiting_on_one_stream_ends_at_its_eof(spawn: Spawner) -> None:
     assert time.monotonic() - t0 < 5
     assert p.stream_info(E.OUT)[3] and not p.stream_info(E.ERR)[3]
     assert not p.wait_output(None, 0, 0.1)  # stderr is still open and silent
+
+
+def test_ctrl_c_interrupts_a_wait_on_the_main_thread(spawn: Spawner) -> None:
+    p = spawn(["sleep", "30"])
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        p.wait(30)
+    assert time.monotonic() - t0 < 10
+    timer.join()
