@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 from . import _engine
 from ._command import describe_exit
@@ -35,10 +35,16 @@ def finished_result(proc: _engine.Process, command: str, mode: ExecutionMode,
     stderr, err_dropped = read_all(proc, _engine.ERR, encoding)
     rc = proc.returncode
     timed_out = proc.timed_out
-    end = proc.exit_time if proc.exit_time is not None else time.monotonic()
-    sig = proc.term_signal
-    if sig is None and rc is not None and rc < 0:
-        sig = -rc
+    exit_time = proc.exit_time
+    end = exit_time if exit_time is not None else time.monotonic()
+    sig: Optional[int] = None
+    error: Optional[str] = None
+    if rc != 0 or timed_out:  # a clean exit has nothing to describe
+        sig = proc.term_signal
+        if sig is None and rc is not None and rc < 0:
+            sig = -rc
+        error = (describe_exit(rc, timed_out, timeout, via_shell) if rc is not None or timed_out
+                 else STATUS_LOST if proc.status_lost else "process did not exit")
     return ExecutionResult(
         success=rc == 0 and not timed_out,
         command=command,
@@ -48,10 +54,18 @@ def finished_result(proc: _engine.Process, command: str, mode: ExecutionMode,
         stderr=stderr,
         execution_time=max(0.0, end - proc.start_time),
         mode=mode,
-        error=describe_exit(rc, timed_out, timeout, via_shell) if rc is not None or timed_out
-        else STATUS_LOST if proc.status_lost else "process did not exit",
+        error=error,
         timed_out=timed_out,
         signal=sig,
         stdout_dropped=out_dropped,
         stderr_dropped=err_dropped,
     )
+
+
+def result_maker(command: str, mode: ExecutionMode, timeout: Optional[float], encoding: str,
+                 via_shell: bool) -> Callable[[_engine.Process], ExecutionResult]:
+    """finished_result with everything but the process bound (for the
+    dispatcher's on_complete)."""
+    def make_result(proc: _engine.Process) -> ExecutionResult:
+        return finished_result(proc, command, mode, timeout, encoding, via_shell)
+    return make_result

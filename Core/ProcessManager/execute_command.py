@@ -25,7 +25,7 @@ from ._command import BadArgument, build_env, check_cwd, check_input, check_time
 from ._agent import FeedSlot, FinishedFeed, pty_eof, running_result
 from ._dispatch import DRAIN, ResultCallback, TextCallback, Watcher, dispatcher
 from ._registry import ProcessRecord, Registry, default_registry
-from ._results import finished_result
+from ._results import finished_result, result_maker
 from ._text import DEFAULT_ENCODING, check_encoding
 from ._types import (CommandFailedError, CommandStartError, CommandTimeoutError, ExecutionMode,
                      ExecutionResult, ProcessManagerError)
@@ -310,20 +310,23 @@ class CommandExecutor:
 
         interactive = exec_mode is ExecutionMode.INTERACTIVE
 
-        def make_result(proc: _engine.Process) -> ExecutionResult:
-            return finished_result(proc, display, exec_mode, seconds, encoding, via_shell)
-
-        spawn_kwargs: dict[str, Any] = {
-            "env": env_list,
-            "cwd": cwd_bytes,
-            "stdin": _engine.PIPE if interactive or data is not None else _engine.DEVNULL,
-            "stdout": _engine.PIPE,
-            "stderr": _engine.PIPE,
-            "new_session": bool(detach),
-            "timeout": seconds,
-            "grace": TIMEOUT_GRACE,
-            "growing": exec_mode is ExecutionMode.BLOCKING,
-        }
+        # Only what differs from the engine's defaults (stdin /dev/null, stdout
+        # and stderr piped, inherited env and cwd, own process group, no
+        # timeout, a ring): its keyword parsing is part of every call's cost.
+        stdin_piped = interactive or data is not None or use_pty
+        spawn_kwargs: dict[str, Any] = {}
+        if exec_mode is ExecutionMode.BLOCKING:
+            spawn_kwargs["growing"] = True
+        if stdin_piped:
+            spawn_kwargs["stdin"] = _engine.PIPE
+        if env_list is not None:
+            spawn_kwargs["env"] = env_list
+        if cwd_bytes is not None:
+            spawn_kwargs["cwd"] = cwd_bytes
+        if detach:
+            spawn_kwargs["new_session"] = True
+        if seconds is not None:
+            spawn_kwargs.update(timeout=seconds, grace=TIMEOUT_GRACE)
         if buffer_size is not None:
             spawn_kwargs["capacity"] = buffer_size
         if use_pty:
@@ -332,7 +335,8 @@ class CommandExecutor:
         slot: Optional[FeedSlot] = self._feed.slot() if self._feed.enabled else None
         if on_output or on_error or on_complete or completion or slot:
             completions: list[ResultCallback] = [c for c in (completion, slot) if c is not None]
-            watcher = Watcher(encoding, on_output, on_error, on_complete, make_result, completions)
+            watcher = Watcher(encoding, on_output, on_error, on_complete,
+                              result_maker(display, exec_mode, seconds, encoding, via_shell), completions)
         t0 = time.monotonic()
         try:
             if watcher is not None:
@@ -346,12 +350,12 @@ class CommandExecutor:
                                    execution_time=time.monotonic() - t0, errno=exc.errno)
         record = ProcessRecord(pid=proc.pid, command=display, mode=exec_mode, process=proc,
                                start_time=time.time(), encoding=encoding, detached=bool(detach),
-                               via_shell=via_shell, stdin_piped=spawn_kwargs["stdin"] == _engine.PIPE,
+                               via_shell=via_shell, stdin_piped=stdin_piped,
                                pty=use_pty)
         self._registry.add(record)
         if slot is not None:
             slot.bind(record)
-        log.debug("started pid %d (%s): %s", proc.pid, exec_mode.value, display)
+        log.debug("started pid %d (%s): %s", proc.pid, exec_mode, display)  # str(mode) is its value
         if data is not None:
             try:
                 proc.write(data)
