@@ -25,7 +25,7 @@ def check_encoding(encoding: object) -> str:
     return encoding
 
 
-def decode_prefix(data: bytes, encoding: str, final: bool) -> tuple[str, int]:
+def decode_prefix(data: bytes | bytearray, encoding: str, final: bool) -> tuple[str, int]:
     """Decode ``data``; unless ``final``, leave out an incomplete trailing
     character.  Returns (text, bytes consumed) so a reader keeps the rest for
     its next read."""

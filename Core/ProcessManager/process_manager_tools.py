@@ -14,6 +14,7 @@ from . import _engine
 from ._agent import EXIT_DRAIN, wait_result
 from ._command import BadArgument, check_timeout
 from ._lookup import check_pid, failure, managed
+from ._procstat import read_status
 from ._registry import ProcessRecord, Registry, default_registry, find
 from ._text import decode_prefix
 from .process_writer import encode_input, write_record
@@ -24,8 +25,11 @@ __all__ = [
 ]
 
 # communicate_with_process: once a complete line has arrived, more output is
-# awaited this long before the response is taken as complete.
-SETTLE = 0.01
+# awaited this long before the response is taken as complete.  0: what the
+# reactor has already buffered is all "immediately available" means (a
+# child answering in several writes is read on by the next call).
+SETTLE = 0.0
+_OUT, _ERR = _engine.OUT, _engine.ERR
 
 # psutil.Process objects kept between get_process_status calls, so that
 # cpu_percent measures since the previous call.
@@ -81,7 +85,9 @@ def _record_status(record: ProcessRecord) -> dict[str, Any]:
 
 
 def get_process_status(pid: int, *, _registry: Optional[Registry] = None) -> Optional[dict[str, Any]]:
-    """Status of any pid; None when there is no such process.
+    """Status of any pid; None when there is no such process.  A running
+    managed process is read from /proc directly (see _procstat), any other
+    through psutil, in the same shape.
 
     ``status`` is "running" while the process is alive (whatever the
     scheduler says: ``os_status`` holds that), else a finished state
@@ -93,8 +99,23 @@ def get_process_status(pid: int, *, _registry: Optional[Registry] = None) -> Opt
     if error is not None:
         return failure(pid, error, status=None)
     record = find(pid, _registry)
-    if record is not None and not record.running:
-        return _record_status(record)  # the pid may already be someone else's
+    if record is not None:
+        if not record.running:
+            return _record_status(record)  # the pid may already be someone else's
+        try:
+            live = read_status(pid, record)
+        except OSError:
+            live = None  # gone meanwhile, or denied: psutil below says which
+        if live is not None:
+            if not record.running:  # reaped while we read: the figures may be another's
+                return _record_status(record)
+            os_status, name, cmdline, memory, threads, ppid, cpu, created, running_time = live
+            return {"success": True, "pid": pid, "status": "running", "os_status": os_status,
+                    "name": name, "cmdline": cmdline, "memory_info": memory, "num_threads": threads,
+                    "ppid": ppid, "cpu_percent": cpu, "create_time": created,
+                    "running_time": running_time, "managed": True, "error": None,
+                    "command": record.command, "mode": record.mode.value, "state": "running",
+                    "return_code": None, "start_time": record.start_time}
     try:
         with _status_lock:
             first = pid not in _status_cache
@@ -144,10 +165,11 @@ def communicate_with_process(pid: int, data: Any = None, timeout: float = 5.0,
                              settle: float = SETTLE, *,
                              _registry: Optional[Registry] = None) -> dict[str, Any]:
     """Write ``data`` to a managed process, then return the output produced
-    in response: as soon as a complete line has arrived and nothing more
-    comes within ``settle`` seconds, or when ``until`` (a regex) matches the
-    response, or at ``timeout``.  The read cursor moves past the response,
-    so read_from_process does not return it again.  Returns ``response``
+    in response: as soon as a complete line has arrived and nothing more is
+    already buffered (``settle`` > 0: nothing more arrives within that many
+    seconds either), or when ``until`` (a regex) matches the response, or
+    at ``timeout``.  The read cursor moves past the response, so
+    read_from_process does not return it again.  Returns ``response``
     (stdout then stderr), ``stdout``, ``stderr``, ``bytes_written``,
     ``matched``, ``timed_out``, ``success`` and ``error``."""
     record, error = managed(pid, "communicate with it", _registry)
@@ -167,47 +189,48 @@ def communicate_with_process(pid: int, data: Any = None, timeout: float = 5.0,
         return failure(pid, str(exc))
     proc = record.process
     # The response is what comes after the current end of each stream.
-    cursors = {_engine.OUT: proc.stream_info(_engine.OUT)[0], _engine.ERR: proc.stream_info(_engine.ERR)[0]}
+    out_at = proc.stream_info(_OUT)[0]
+    err_at = proc.stream_info(_ERR)[0]
     written = 0
     if data is not None:
         outcome = write_record(record, payload)
         if not outcome["success"]:
             return outcome
         written = outcome["bytes_written"]
-    chunks: dict[int, bytearray] = {_engine.OUT: bytearray(), _engine.ERR: bytearray()}
+    out, err = bytearray(), bytearray()
     deadline = None if seconds is None else time.monotonic() + seconds
-    matched = False
-    timed_out = False
-    eof = False
-
-    def text(stream: int) -> str:
-        return decode_prefix(bytes(chunks[stream]), record.encoding, final=eof)[0]
-
+    matched = timed_out = eof = has_line = False
+    encoding = record.encoding
     while True:
         left = None if deadline is None else deadline - time.monotonic()
         if left is not None and left <= 0:
             timed_out = True
             break
-        has_line = pattern is None and any(b"\n" in c for c in chunks.values())
-        wait = min(settle_s, left) if has_line and left is not None else settle_s if has_line else left
-        if not proc.wait_output(cursors[_engine.OUT], cursors[_engine.ERR], wait):
-            if has_line:
-                break  # a complete line, and nothing more immediately
+        if not proc.wait_output(out_at, err_at, left):
             continue  # the deadline check above ends the loop
-        for stream in (_engine.OUT, _engine.ERR):
-            chunk, first, _missed = proc.read(stream, cursors[stream])
-            chunks[stream] += chunk
-            cursors[stream] = first + len(chunk)
-        eof = proc.stream_info(_engine.OUT)[3] and proc.stream_info(_engine.ERR)[3]
-        if pattern is not None and pattern.search(text(_engine.OUT) + text(_engine.ERR)):
-            matched = True
-            break
+        # EOF first: if it was already there, the reads below get everything.
+        eof = proc.stream_info(_OUT)[3] and proc.stream_info(_ERR)[3]
+        chunk, first, _missed = proc.read(_OUT, out_at)
+        out_at = first + len(chunk)
+        out += chunk
+        has_line = has_line or b"\n" in chunk
+        chunk, first, _missed = proc.read(_ERR, err_at)
+        err_at = first + len(chunk)
+        err += chunk
+        has_line = has_line or b"\n" in chunk
+        if pattern is not None:
+            if pattern.search(decode_prefix(out, encoding, eof)[0] + decode_prefix(err, encoding, eof)[0]):
+                matched = True
+                break
+        elif has_line and not (settle_s and proc.wait_output(out_at, err_at, settle_s)):
+            break  # a complete line, and nothing more (within settle)
         if eof:
             break
     with record.lock:
-        record.out_cursor = max(record.out_cursor, cursors[_engine.OUT])
-        record.err_cursor = max(record.err_cursor, cursors[_engine.ERR])
-    stdout, stderr = text(_engine.OUT), text(_engine.ERR)
+        record.out_cursor = max(record.out_cursor, out_at)
+        record.err_cursor = max(record.err_cursor, err_at)
+    stdout = decode_prefix(out, encoding, eof)[0]
+    stderr = decode_prefix(err, encoding, eof)[0]
     got = bool(stdout or stderr)
     if pattern is not None and not matched:
         error_text: Optional[str] = f"pattern {pattern.pattern!r} not seen" + (
