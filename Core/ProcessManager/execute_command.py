@@ -49,6 +49,8 @@ EOF_GRACE = DRAIN
 BACKGROUND_CAPACITY = 1 << 20
 
 def _check_pty(pty: object, rows: object, cols: object) -> bool:
+    if pty is False and rows == 24 and cols == 80:  # the defaults: nothing to check
+        return False
     for name, value in (("rows", rows), ("cols", cols)):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
             raise BadArgument(f"{name} must be an int in 1..65535, got {value!r}")
@@ -189,7 +191,7 @@ class CommandExecutor:
         if isinstance(started, ExecutionResult):
             return started
         record, watcher, launch = started
-        if record.mode is not ExecutionMode.BLOCKING:
+        if launch is not None:  # the modes that return at once
             return launch
         return self._finish_blocking(record, watcher, check_timeout(timeout), after)
 
@@ -256,7 +258,7 @@ class CommandExecutor:
         if isinstance(started, ExecutionResult):
             return started
         record, _watcher, launch = started
-        if not blocking:
+        if launch is not None:
             return launch
         proc = record.process
         try:
@@ -281,9 +283,9 @@ class CommandExecutor:
                on_output: Any, on_error: Any, on_complete: Any, shell: Any, extra_env: Any,
                encoding: Any, detach: Any, buffer_size: Any,
                completion: Optional[ResultCallback], *, pty: Any = False, rows: Any = 24, cols: Any = 80
-               ) -> ExecutionResult | tuple[ProcessRecord, Optional[Watcher], ExecutionResult]:
+               ) -> ExecutionResult | tuple[ProcessRecord, Optional[Watcher], Optional[ExecutionResult]]:
         """Validate and spawn.  A failed ExecutionResult, or (record, watcher,
-        "started" result)."""
+        "started" result, None for BLOCKING)."""
         try:
             exec_mode = _check_mode(mode)
         except BadArgument as exc:
@@ -368,6 +370,8 @@ class CommandExecutor:
                 pass
         elif data is not None and not interactive:
             proc.close_stdin()
+        if exec_mode is ExecutionMode.BLOCKING:
+            return record, watcher, None  # its caller waits and makes the result
         launch = ExecutionResult(success=True, command=display, pid=proc.pid, mode=exec_mode,
                                  execution_time=time.monotonic() - t0, finished=False)
         return record, watcher, launch
