@@ -21,7 +21,12 @@ def _started(command: Any, mode: ExecutionMode = ExecutionMode.BACKGROUND) -> in
 def test_managed_status_matches_psutil() -> None:
     pid = _started([sys.executable, "-c", "import sys, time\nprint('up', flush=True)\ntime.sleep(30)"])
     try:
-        assert read_from_process(pid, timeout=10)["stdout"] == "up\n"
+        text = ""
+        for _ in range(100):  # started: its cmdline and threads are settled
+            text += read_from_process(pid, timeout=0.1)["stdout"]
+            if "up\n" in text:
+                break
+        assert text == "up\n"
         st = get_process_status(pid)
         ps = psutil.Process(pid)
         with ps.oneshot():
