@@ -10,12 +10,19 @@ from . import _registry
 from ._registry import ProcessRecord
 
 
+# Linux never gives a pid above 2**22 (PID_MAX_LIMIT); larger ints would
+# overflow the C calls below us.
+PID_MAX = 1 << 22
+
+
 def check_pid(pid: object) -> Optional[str]:
     """None when ``pid`` is a valid pid, else the error text."""
     if isinstance(pid, bool) or not isinstance(pid, int):
         return f"pid must be an int, not {type(pid).__name__}"
     if pid <= 0:
         return f"pid must be positive, got {pid}"
+    if pid > PID_MAX:
+        return f"pid {pid} is above the largest pid Linux can give ({PID_MAX})"
     return None
 
 
