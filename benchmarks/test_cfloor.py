@@ -109,11 +109,3 @@ def test_in_process_floor_is_not_slower_than_a_c_process(cfloor: floorlib.Floor)
         f"{statistics.median(py) / 1e3:.1f} us, in a stand-alone C process "
         f"{statistics.median(cli) / 1e3:.1f} us: ratio {ratio:.3f}")
     assert ratio < 1.5, ratio
-
-
-def test_bench_module_embeds_these_sources() -> None:
-    """python -m Core.ProcessManager bench builds the embedded copy of
-    cfloor/: it must be the same (python benchmarks/embed_floor.py)."""
-    from Core.ProcessManager import _bench
-
-    assert _bench.FLOOR_SOURCES == floorlib.sources(), "run: python benchmarks/embed_floor.py"
