@@ -160,6 +160,7 @@ class CommandExecutor:
         rows: int = 24,
         cols: int = 80,
         background_after: Optional[float] = None,
+        limits: Optional[dict[str, Any]] = None,
     ) -> ExecutionResult:
         """Run ``command`` in ``mode``.
 
@@ -174,6 +175,9 @@ class CommandExecutor:
 
         ``pty=True``: a pseudo-terminal of ``rows`` x ``cols`` (see the
         module's docstring; resize_process changes it).
+        ``limits={"cpu": 10, "memory": 2**30, "open_files": 256,
+        "processes": 64, ...}`` (a value or (soft, hard); None unlimited):
+        resource limits in force from the program's first instruction.
         ``background_after=S`` (BLOCKING): if the process is still running
         after S seconds, return a result with ``finished=False`` (output so
         far, ``success=True``, no return code) and leave it running, as a
@@ -187,7 +191,7 @@ class CommandExecutor:
             return ExecutionResult(success=False, command=_display(command), error=str(exc))
         started = self._start(command, mode, cwd, env, timeout, input_data, on_output, on_error,
                               on_complete, shell, extra_env, encoding, detach, buffer_size, None,
-                              pty=pty, rows=rows, cols=cols)
+                              pty=pty, rows=rows, cols=cols, limits=limits)
         if isinstance(started, ExecutionResult):
             return started
         record, watcher, launch = started
@@ -217,6 +221,7 @@ class CommandExecutor:
         rows: int = 24,
         cols: int = 80,
         background_after: Optional[float] = None,
+        limits: Optional[dict[str, Any]] = None,
     ) -> ExecutionResult:
         """execute_command for asyncio, with no thread per call.  BLOCKING
         awaits the end on the running loop: the process is subscribed to the
@@ -254,7 +259,7 @@ class CommandExecutor:
 
         started = self._start(command, mode, cwd, env, timeout, input_data, on_output, on_error,
                               on_complete, shell, extra_env, encoding, detach, buffer_size, complete,
-                              pty=pty, rows=rows, cols=cols)
+                              pty=pty, rows=rows, cols=cols, limits=limits)
         if isinstance(started, ExecutionResult):
             return started
         record, _watcher, launch = started
@@ -282,8 +287,8 @@ class CommandExecutor:
     def _start(self, command: Any, mode: Any, cwd: Any, env: Any, timeout: Any, input_data: Any,
                on_output: Any, on_error: Any, on_complete: Any, shell: Any, extra_env: Any,
                encoding: Any, detach: Any, buffer_size: Any,
-               completion: Optional[ResultCallback], *, pty: Any = False, rows: Any = 24, cols: Any = 80
-               ) -> ExecutionResult | tuple[ProcessRecord, Optional[Watcher], Optional[ExecutionResult]]:
+               completion: Optional[ResultCallback], *, pty: Any = False, rows: Any = 24, cols: Any = 80,
+               limits: Any = None) -> ExecutionResult | tuple[ProcessRecord, Optional[Watcher], Optional[ExecutionResult]]:
         """Validate and spawn.  A failed ExecutionResult, or (record, watcher,
         "started" result, None for BLOCKING)."""
         try:
@@ -333,6 +338,8 @@ class CommandExecutor:
             spawn_kwargs["capacity"] = buffer_size
         if use_pty:
             spawn_kwargs.update(pty=True, rows=rows, cols=cols, stdin=_engine.PIPE, stderr=_engine.STDOUT)
+        if limits is not None:
+            spawn_kwargs["limits"] = limits
         watcher: Optional[Watcher] = None
         slot: Optional[FeedSlot] = self._feed.slot() if self._feed.enabled else None
         if on_output or on_error or on_complete or completion or slot:
@@ -345,6 +352,8 @@ class CommandExecutor:
                 proc = dispatcher.spawn(watcher, argv, **spawn_kwargs)
             else:
                 proc = _engine.spawn(argv, **spawn_kwargs)
+        except (ValueError, TypeError) as exc:  # limits the engine refused
+            return ExecutionResult(success=False, command=display, mode=exec_mode, error=str(exc))
         except OSError as exc:  # SpawnError, or EMFILE/ENOMEM from the pipes
             log.debug("spawn failed for %s: %s", display, exc)
             return ExecutionResult(success=False, command=display, mode=exec_mode,
@@ -480,11 +489,12 @@ def execute_command(
     rows: int = 24,
     cols: int = 80,
     background_after: Optional[float] = None,
+    limits: Optional[dict[str, Any]] = None,
 ) -> ExecutionResult:
     return _default_executor.execute_command(
         command, mode, cwd, env, timeout, input_data, on_output, on_error, on_complete, shell,
         capture_output, extra_env, encoding, detach, buffer_size, pty=pty, rows=rows, cols=cols,
-        background_after=background_after)
+        background_after=background_after, limits=limits)
 
 
 async def execute_command_async(
@@ -508,11 +518,12 @@ async def execute_command_async(
     rows: int = 24,
     cols: int = 80,
     background_after: Optional[float] = None,
+    limits: Optional[dict[str, Any]] = None,
 ) -> ExecutionResult:
     return await _default_executor.execute_command_async(
         command, mode, cwd, env, timeout, input_data, on_output, on_error, on_complete, shell,
         capture_output, extra_env, encoding, detach, buffer_size, pty=pty, rows=rows, cols=cols,
-        background_after=background_after)
+        background_after=background_after, limits=limits)
 
 
 execute_command.__doc__ = CommandExecutor.execute_command.__doc__
