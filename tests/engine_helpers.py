@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator
+import time
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -12,6 +13,17 @@ from Core.ProcessManager import _engine as E
 
 def open_fds() -> set[int]:
     return {int(f) for f in os.listdir("/proc/self/fd")} - {max(int(f) for f in os.listdir("/proc/self/fd"))}
+
+
+def eventually(check: Callable[[], bool], within: float = 10.0) -> bool:
+    """Poll check until it holds.  The reactor lets go of a finished process
+    at the end of its current batch of events, just after waiters wake."""
+    end = time.monotonic() + within
+    while not check():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 class Spawner:

@@ -8,13 +8,12 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Callable
 
 import psutil
 import pytest
 
 from Core.ProcessManager import _engine as E
-from engine_helpers import Spawner, open_fds, spawn  # noqa: F401
+from engine_helpers import Spawner, eventually, open_fds, spawn  # noqa: F401
 
 PY = sys.executable
 
@@ -30,17 +29,6 @@ def gone(pid: int, within: float = 5.0) -> bool:
             return True
         time.sleep(0.01)
     return False
-
-
-def eventually(check: Callable[[], bool], within: float = 5.0) -> bool:
-    """The reactor lets go of a finished process at the end of its current
-    batch of events, just after waiters wake: allow it that moment."""
-    end = time.monotonic() + within
-    while not check():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def kill_if_running(pid: int) -> None:

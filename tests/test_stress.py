@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Callable, Iterator
+from typing import Iterator
 
 import psutil
 import pytest
@@ -27,19 +27,10 @@ from Core.ProcessManager import (
     execute_command,
     kill_process,
 )
-from engine_helpers import Spawner, open_fds, spawn  # noqa: F401
+from engine_helpers import Spawner, eventually, open_fds, spawn  # noqa: F401
 
 pytestmark = pytest.mark.stress
 PY = sys.executable
-
-
-def eventually(check: Callable[[], bool], within: float = 10.0) -> bool:
-    end = time.monotonic() + within
-    while not check():
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def rss() -> int:
