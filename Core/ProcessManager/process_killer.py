@@ -130,20 +130,32 @@ def _check(force: object, timeout: object) -> float:
     return 5.0 if seconds is None else seconds
 
 
-def kill_process(pid: int, force: bool = False, timeout: float = 5.0, *,
-                 _registry: Optional[Registry] = None) -> dict[str, Any]:
-    """End one process: SIGTERM, up to ``timeout`` seconds, then SIGKILL
-    (``force=True``: SIGKILL at once).  Returns once it is gone."""
+def _checked(pid: object, force: object, timeout: object, registry: Optional[Registry]
+             ) -> Union[dict[str, Any], tuple[Target, float]]:
+    """(the process to end, the grace in seconds), or the failure dict that
+    says which argument is wrong or why the pid cannot be ended."""
     error = check_pid(pid)
     if error is not None:
         return failure(pid, error)
+    assert isinstance(pid, int)
     try:
         seconds = _check(force, timeout)
     except BadArgument as exc:
         return failure(pid, str(exc))
-    target = _target(pid, _registry)
+    target = _target(pid, registry)
     if isinstance(target, str):
         return failure(pid, target)
+    return target, seconds
+
+
+def kill_process(pid: int, force: bool = False, timeout: float = 5.0, *,
+                 _registry: Optional[Registry] = None) -> dict[str, Any]:
+    """End one process: SIGTERM, up to ``timeout`` seconds, then SIGKILL
+    (``force=True``: SIGKILL at once).  Returns once it is gone."""
+    checked = _checked(pid, force, timeout, _registry)
+    if isinstance(checked, dict):
+        return checked
+    target, seconds = checked
     was_running = not _gone(target)
     _ended, errors = stop([target], force, seconds)
     if errors:
@@ -160,16 +172,10 @@ def kill_process_tree(pid: int, force: bool = False, timeout: float = 5.0,
                       _registry: Optional[Registry] = None) -> dict[str, Any]:
     """End a process and all of its descendants (found through psutil),
     the parent first so it cannot start new children."""
-    error = check_pid(pid)
-    if error is not None:
-        return failure(pid, error)
-    try:
-        seconds = _check(force, timeout)
-    except BadArgument as exc:
-        return failure(pid, str(exc))
-    parent = _target(pid, _registry)
-    if isinstance(parent, str):
-        return failure(pid, parent)
+    checked = _checked(pid, force, timeout, _registry)
+    if isinstance(checked, dict):
+        return checked
+    parent, seconds = checked
     protected = _protected()
     try:
         children = psutil.Process(pid).children(recursive=True)
