@@ -77,7 +77,6 @@ struct pm_proc {
 
     /* Constant after pm_start. */
     pid_t pid;
-    uint64_t tag;
     bool in_piped;
     bool pty;
     int64_t start_ns;
@@ -464,11 +463,6 @@ size_t pm_channel_take(pm_channel *ch, uint64_t *tags, size_t cap, int64_t deadl
     for (size_t i = 0; i < n; i++)
         pm_proc_release(procs[i]);
     return n;
-}
-
-size_t pm_wait_notices(uint64_t *tags, size_t cap, int64_t deadline_ns)
-{
-    return pm_channel_take(&default_channel, tags, cap, deadline_ns);
 }
 
 int pm_proc_subscribe(pm_proc *p, pm_channel *ch, uint64_t tag)
@@ -1061,7 +1055,6 @@ int pm_start(const pm_start_opts *o, pm_proc **out, pm_spawn_error *e)
     init_monotonic_cond(&p->cond);
     pm_ring_init(&p->ring[W_OUT], o->ring_limit);
     pm_ring_init(&p->ring[W_ERR], o->ring_limit);
-    p->tag = o->tag;
     for (int i = 0; i < PM_MAX_SUBS; i++)
         p->subs[i].proc = p;
     p->pty = o->spawn.pty;
@@ -1165,11 +1158,6 @@ int pm_start(const pm_start_opts *o, pm_proc **out, pm_spawn_error *e)
 }
 
 /* ---- caller-side operations ---------------------------------------------- */
-
-uint64_t pm_proc_tag(const pm_proc *p)
-{
-    return p->tag;
-}
 
 void pm_proc_status(pm_proc *p, pm_status *st)
 {

@@ -53,7 +53,6 @@ typedef struct pm_status {
 } pm_status;
 
 void pm_proc_status(pm_proc *p, pm_status *st);
-uint64_t pm_proc_tag(const pm_proc *p);
 
 /* Queue data for stdin without blocking.  0, or -EPIPE (the child closed its
  * stdin or exited), -EBADF (stdin is not a pipe, or was closed), -ENOMEM. */
@@ -100,12 +99,11 @@ void pm_proc_close_pipes(pm_proc *p);
  * at once, so the subscriber never misses a change made just before it. */
 pm_channel *pm_channel_new(void);          /* NULL with errno on failure */
 void pm_channel_release(pm_channel *ch);
-pm_channel *pm_default_channel(void);      /* the one pm_wait_notices reads */
+pm_channel *pm_default_channel(void);      /* for spawns with notify=True */
 /* An eventfd, readable while tags are queued (-1 for the default channel). */
 int pm_channel_fd(const pm_channel *ch);
 /* Take up to cap tags, waiting until deadline_ns (< 0: forever) if none. */
 size_t pm_channel_take(pm_channel *ch, uint64_t *tags, size_t cap, int64_t deadline_ns);
-size_t pm_wait_notices(uint64_t *tags, size_t cap, int64_t deadline_ns);
 /* 0, or -EBUSY when the process has four subscriptions already. */
 int pm_proc_subscribe(pm_proc *p, pm_channel *ch, uint64_t tag);
 void pm_proc_unsubscribe(pm_proc *p, pm_channel *ch);
