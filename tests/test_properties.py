@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from typing import Iterator
 
 import psutil
 import pytest
@@ -46,6 +47,15 @@ datas = st.one_of(st.none(), texts, st.binary(max_size=50), st.integers())
 signals = st.one_of(st.sampled_from(["SIGINT", "INT", "sigterm", "SIGNOPE", "", 0, 15, 999, -1,
                                      signal.SIGUSR1]), words)
 pids = st.one_of(st.integers(min_value=-5, max_value=2**40), st.just(1), st.just(os.getpid()), words)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def in_a_scratch_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Generated shell strings may write files (`> x`): never in the checkout."""
+    old = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("properties"))
+    yield
+    os.chdir(old)
 
 
 def children() -> set[int]:
