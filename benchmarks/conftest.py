@@ -15,6 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
+from Core.ProcessManager._bench import cpu_model  # noqa: E402
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -37,17 +38,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # ty
         terminalreporter.section("ours against the C floor and the peers (medians, same run)")
         for block in harness.REPORT:
             terminalreporter.write_line(block)
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith(("model name", "Model", "Hardware")) and ":" in line:
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown cpu"
 
 
 @pytest.fixture(scope="session")

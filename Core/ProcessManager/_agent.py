@@ -16,7 +16,9 @@ import time
 from typing import TYPE_CHECKING, Any, Optional
 
 from . import _engine
+from ._command import BadArgument, check_timeout
 from ._dispatch import ResultCallback, Watcher, call_safely, dispatcher
+from ._lookup import failure, managed
 from ._results import finished_result, read_all
 from ._types import ExecutionResult
 
@@ -215,6 +217,20 @@ class FeedSlot:
 # After the exit, output still in flight is awaited this long (a descendant
 # holding the pipes does not hold the caller longer).
 EXIT_DRAIN = 0.25
+
+
+def wait_target(pid: object, timeout: object, registry: "Optional[Registry]"
+                ) -> "tuple[ProcessRecord, Optional[float]] | dict[str, Any]":
+    """(the record, the timeout in seconds) for wait_for_process and its
+    async twin, or the failure dict that says why it cannot be waited for."""
+    record, error = managed(pid, "wait for it", registry)
+    if record is None:
+        assert error is not None
+        return error
+    try:
+        return record, check_timeout(timeout)
+    except BadArgument as exc:
+        return failure(pid, str(exc))
 
 
 def wait_result(record: "ProcessRecord", finished: bool) -> dict[str, Any]:

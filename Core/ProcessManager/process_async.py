@@ -18,7 +18,7 @@ import time
 from typing import Any, Optional
 
 from . import _aio, _engine
-from ._agent import EXIT_DRAIN, wait_result
+from ._agent import EXIT_DRAIN, wait_result, wait_target
 from ._command import BadArgument, check_timeout
 from ._lookup import failure, managed
 from ._registry import Registry
@@ -32,14 +32,10 @@ async def wait_for_process_async(pid: int, timeout: Optional[float] = None, *,
                                  _registry: Optional[Registry] = None) -> dict[str, Any]:
     """wait_for_process for asyncio: the same dict (``finished``, the
     output, ``result``...), the process left running at the timeout."""
-    record, error = managed(pid, "wait for it", _registry)
-    if record is None:
-        assert error is not None
-        return error
-    try:
-        seconds = check_timeout(timeout)
-    except BadArgument as exc:
-        return failure(pid, str(exc))
+    target = wait_target(pid, timeout, _registry)
+    if isinstance(target, dict):
+        return target
+    record, seconds = target
     proc = record.process
     exited = await _aio.wait(proc, lambda: proc.exited, seconds)
     if exited:

@@ -11,7 +11,7 @@ from typing import Any, Optional, Pattern, Union
 import psutil
 
 from . import _engine
-from ._agent import EXIT_DRAIN, wait_result
+from ._agent import EXIT_DRAIN, wait_result, wait_target
 from ._command import BadArgument, check_timeout
 from ._lookup import check_pid, failure, managed
 from ._procstat import read_status
@@ -267,14 +267,10 @@ def wait_for_process(pid: int, timeout: Optional[float] = None, *,
     (wait again, read it, or kill it).  ``success`` says the wait itself
     was done (False only for an unmanaged pid or a bad argument);
     ``timed_out`` is the process's own timeout, as in ExecutionResult."""
-    record, error = managed(pid, "wait for it", _registry)
-    if record is None:
-        assert error is not None
-        return error
-    try:
-        seconds = check_timeout(timeout)
-    except BadArgument as exc:
-        return failure(pid, str(exc))
+    target = wait_target(pid, timeout, _registry)
+    if isinstance(target, dict):
+        return target
+    record, seconds = target
     proc = record.process
     exited = proc.wait(seconds)
     if exited:
@@ -286,9 +282,6 @@ def terminate_managed_process(pid: int, timeout: float = 5.0, *,
                               _registry: Optional[Registry] = None) -> dict[str, Any]:
     """End a managed process and its process group: SIGTERM, SIGKILL after
     ``timeout`` seconds; returns once it has exited."""
-    error = check_pid(pid)
-    if error is not None:
-        return failure(pid, error)
     record, error_dict = managed(pid, "terminate it as a managed process", _registry)
     if record is None:
         assert error_dict is not None
