@@ -25,7 +25,7 @@ from Core.ProcessManager import (
     ExecutionMode,
     cleanup_finished_processes,
     execute_command,
-    kill_process,
+    terminate_managed_process,
 )
 from engine_helpers import Spawner, eventually, open_fds, spawn  # noqa: F401
 
@@ -143,7 +143,7 @@ def test_output_without_newline_still_reaches_callbacks(spawn: Spawner) -> None:
     try:
         assert seen.wait(10), got  # flushed after a short delay, not at exit
     finally:
-        kill_process(r.pid, force=True)
+        terminate_managed_process(r.pid, timeout=1)  # the shell and its sleep: the whole group
 
 
 def test_a_setsid_daemon_escapes_the_group_as_documented(spawn: Spawner) -> None:
