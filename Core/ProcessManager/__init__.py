@@ -8,6 +8,7 @@ thread, ring buffers, pidfds).  See README.md.
 # (and a user's own Core.* packages live beside this one).
 __path__ = __import__("pkgutil").extend_path(__path__, __name__)
 
+from ._policy import DEFAULT_REDACTIONS, CommandPolicy, PolicyDecision, redact_command  # noqa: E402
 from ._types import (  # noqa: E402
     CommandFailedError,
     CommandStartError,
@@ -54,4 +55,6 @@ __all__ = [
     # agent workloads (issue 6)
     "expect", "ExpectResult", "resize_process", "pop_finished_processes",
     "wait_for_process_async", "read_from_process_async", "expect_async",
+    # command policy and log redaction (issue 5)
+    "CommandPolicy", "PolicyDecision", "redact_command", "DEFAULT_REDACTIONS",
 ]

@@ -48,7 +48,10 @@ class BadArgument(ValueError):
 def _arg_bytes(value: object, what: str) -> bytes:
     if isinstance(value, bool) or not isinstance(value, (str, bytes, os.PathLike)):
         raise BadArgument(f"{what} must be str, bytes or a path, not {type(value).__name__}")
-    data = os.fsencode(value)
+    try:
+        data = os.fsencode(value)
+    except UnicodeEncodeError:  # its message would quote part of the value
+        raise BadArgument(f"{what} cannot be encoded (a lone surrogate)") from None
     if b"\0" in data:
         raise BadArgument(f"{what} contains a NUL byte")
     return data
@@ -122,13 +125,22 @@ def _all_str(words: object) -> bool:
     return type(words) is str or (type(words) is tuple and all(type(w) is str for w in words))
 
 
-def build_env(env: object, extra_env: object) -> Optional[list[bytes]]:
+# What clean_env=True keeps of this process's environment.
+MINIMAL_ENV = (b"PATH", b"HOME", b"LANG", b"TERM")
+
+
+def build_env(env: object, extra_env: object, clean: bool = False) -> Optional[list[bytes]]:
     """``env`` replaces the environment; ``extra_env`` adds to os.environ (or
-    to ``env`` when both are given).  None: inherit unchanged."""
-    if env is None and extra_env is None:
+    to ``env`` when both are given).  ``clean``: both add to MINIMAL_ENV's
+    variables instead (PATH is os.defpath when unset).  None: inherit
+    unchanged.  Errors name a variable, never its value."""
+    if env is None and extra_env is None and not clean:
         return None
     merged: dict[bytes, bytes] = {}
-    if env is None:
+    if clean:
+        merged = {name: os.environb[name] for name in MINIMAL_ENV if name in os.environb}
+        merged.setdefault(b"PATH", os.fsencode(os.defpath))
+    elif env is None:
         merged.update(os.environb)
     for what, mapping in (("env", env), ("extra_env", extra_env)):
         if mapping is None:
@@ -137,8 +149,9 @@ def build_env(env: object, extra_env: object) -> Optional[list[bytes]]:
             raise BadArgument(f"{what} must be a mapping, not {type(mapping).__name__}")
         for key, value in mapping.items():
             k = _arg_bytes(key, f"{what} name")
-            if not k or b"=" in k:
-                raise BadArgument(f"invalid {what} variable name: {os.fsdecode(k)!r}")
+            if not k or b"=" in k:  # the part after '=' may be a value given by mistake
+                raise BadArgument(f"invalid {what} variable name: {os.fsdecode(k.partition(b'=')[0])!r} "
+                                  "(empty or containing '=')")
             merged[k] = _arg_bytes(value, f"{what}[{os.fsdecode(k)!r}]")
     return [k + b"=" + v for k, v in merged.items()]
 

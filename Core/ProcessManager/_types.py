@@ -49,7 +49,10 @@ class ExecutionResult:
 
     ``success`` means exit status 0 for BLOCKING and "started" for the modes
     that return at once.  ``return_code`` is negative for a signal, as in
-    subprocess; ``signal`` is then the signal number.
+    subprocess; ``signal`` is then the signal number.  ``command`` is the
+    command as given, never redacted (only logs are; see redact_command).
+    A command refused by the executor's policy has ``pid`` None and an
+    ``error`` starting with "refused by policy:".
     """
 
     success: bool

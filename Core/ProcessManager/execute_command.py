@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
+from collections.abc import Iterable
 from typing import Any, Optional
 
 from . import _aio, _engine
@@ -24,6 +26,7 @@ from ._command import BadArgument, build_env, check_cwd, check_input, check_time
     spawn_error_message
 from ._agent import FeedSlot, FinishedFeed, pty_eof, running_result
 from ._dispatch import DRAIN, ResultCallback, TextCallback, Watcher, dispatcher
+from ._policy import CommandPolicy, Redaction, compile_redactions, redact_command
 from ._registry import ProcessRecord, Registry, default_registry
 from ._results import finished_result, result_maker
 from ._text import DEFAULT_ENCODING, check_encoding
@@ -96,18 +99,55 @@ def _wait_exit(proc: _engine.Process, timeout: Optional[float]) -> bool:
 
 class CommandExecutor:
     """Starts commands and keeps a record of each; instances are separate
-    registries.  The module-level functions use one default executor."""
+    registries.  The module-level functions use one default executor.
+
+    ``policy``: a CommandPolicy every command must pass (None: all allowed);
+    a refused command is a failed result and nothing is started.
+    ``clean_env=True``: the default of execute_command's ``clean_env``.
+    ``redact``: regular expressions masked (``***``) in the commands this
+    executor logs, on top of DEFAULT_REDACTIONS.  All three can be set
+    later as attributes."""
 
     def __init__(self, max_finished: int = 1000, *, on_finished: Optional[ResultCallback] = None,
-                 _registry: Optional[Registry] = None) -> None:
+                 policy: Optional[CommandPolicy] = None, clean_env: bool = False,
+                 redact: Iterable[Redaction] = (), _registry: Optional[Registry] = None) -> None:
         self._registry = _registry if _registry is not None else Registry(max_finished)
         self._feed = FinishedFeed(self._registry)
         if on_finished is not None:
             self.on_finished = on_finished
+        self.policy = policy
+        self.clean_env = clean_env
+        self.redact = redact
 
     @property
     def registry(self) -> Registry:
         return self._registry
+
+    # -- policy and logs ---------------------------------------------------
+
+    @property
+    def policy(self) -> Optional[CommandPolicy]:
+        """The CommandPolicy checked before each start, or None."""
+        return self._policy
+
+    @policy.setter
+    def policy(self, policy: Optional[CommandPolicy]) -> None:
+        if policy is not None and not isinstance(policy, CommandPolicy):
+            raise TypeError(f"policy must be a CommandPolicy or None, not {type(policy).__name__}")
+        self._policy = policy
+
+    @property
+    def redact(self) -> tuple[re.Pattern[str], ...]:
+        """This executor's own redaction patterns (DEFAULT_REDACTIONS always apply)."""
+        return self._redact
+
+    @redact.setter
+    def redact(self, patterns: Iterable[Redaction]) -> None:
+        self._redact = compile_redactions(patterns)
+
+    def _logged(self, text: str) -> str:
+        """A command as it may be written to a log."""
+        return redact_command(text, self._redact)
 
     # -- completion notices ------------------------------------------------
 
@@ -161,6 +201,7 @@ class CommandExecutor:
         cols: int = 80,
         background_after: Optional[float] = None,
         limits: Optional[dict[str, Any]] = None,
+        clean_env: Optional[bool] = None,
     ) -> ExecutionResult:
         """Run ``command`` in ``mode``.
 
@@ -178,6 +219,9 @@ class CommandExecutor:
         ``limits={"cpu": 10, "memory": 2**30, "open_files": 256,
         "processes": 64, ...}`` (a value or (soft, hard); None unlimited):
         resource limits in force from the program's first instruction.
+        ``clean_env=True``: the child gets only PATH (os.defpath when unset),
+        HOME, LANG and TERM from this environment, plus ``env`` and
+        ``extra_env``; None: the executor's default (False: inherit).
         ``background_after=S`` (BLOCKING): if the process is still running
         after S seconds, return a result with ``finished=False`` (output so
         far, ``success=True``, no return code) and leave it running, as a
@@ -191,7 +235,7 @@ class CommandExecutor:
             return ExecutionResult(success=False, command=_display(command), error=str(exc))
         started = self._start(command, mode, cwd, env, timeout, input_data, on_output, on_error,
                               on_complete, shell, extra_env, encoding, detach, buffer_size, None,
-                              pty=pty, rows=rows, cols=cols, limits=limits)
+                              pty=pty, rows=rows, cols=cols, limits=limits, clean_env=clean_env)
         if isinstance(started, ExecutionResult):
             return started
         record, watcher, launch = started
@@ -222,6 +266,7 @@ class CommandExecutor:
         cols: int = 80,
         background_after: Optional[float] = None,
         limits: Optional[dict[str, Any]] = None,
+        clean_env: Optional[bool] = None,
     ) -> ExecutionResult:
         """execute_command for asyncio, with no thread per call.  BLOCKING
         awaits the end on the running loop: the process is subscribed to the
@@ -229,8 +274,8 @@ class CommandExecutor:
         loop.add_reader), or, when it has callbacks, the result comes from
         the dispatcher thread after on_complete.  The other modes return at
         once.  ``pty``, ``rows``, ``cols`` and ``background_after`` as in
-        execute_command.  Cancelling the awaiting task ends the process
-        group."""
+        execute_command, and so are ``clean_env`` and the executor's policy.
+        Cancelling the awaiting task ends the process group."""
         loop = asyncio.get_running_loop()
         try:
             after = check_timeout(background_after, "background_after")
@@ -259,7 +304,7 @@ class CommandExecutor:
 
         started = self._start(command, mode, cwd, env, timeout, input_data, on_output, on_error,
                               on_complete, shell, extra_env, encoding, detach, buffer_size, complete,
-                              pty=pty, rows=rows, cols=cols, limits=limits)
+                              pty=pty, rows=rows, cols=cols, limits=limits, clean_env=clean_env)
         if isinstance(started, ExecutionResult):
             return started
         record, _watcher, launch = started
@@ -288,17 +333,25 @@ class CommandExecutor:
                on_output: Any, on_error: Any, on_complete: Any, shell: Any, extra_env: Any,
                encoding: Any, detach: Any, buffer_size: Any,
                completion: Optional[ResultCallback], *, pty: Any = False, rows: Any = 24, cols: Any = 80,
-               limits: Any = None) -> ExecutionResult | tuple[ProcessRecord, Optional[Watcher], Optional[ExecutionResult]]:
+               limits: Any = None, clean_env: Any = None
+               ) -> ExecutionResult | tuple[ProcessRecord, Optional[Watcher], Optional[ExecutionResult]]:
         """Validate and spawn.  A failed ExecutionResult, or (record, watcher,
         "started" result, None for BLOCKING)."""
         try:
             exec_mode = _check_mode(mode)
         except BadArgument as exc:
             return ExecutionResult(success=False, command=_display(command), error=str(exc))
+        if self._policy is not None:
+            decision = self._policy.check(command, shell)
+            if not decision.allowed:
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("%s", self._logged(f"{decision.message}: {_display(command)}"))
+                return ExecutionResult(success=False, command=_display(command), mode=exec_mode,
+                                       error=decision.message)
         display = None
         try:
             argv, display, via_shell = prepare_command(command, shell)
-            env_list = build_env(env, extra_env)
+            env_list = build_env(env, extra_env, self.clean_env if clean_env is None else bool(clean_env))
             cwd_bytes = check_cwd(cwd)
             seconds = check_timeout(timeout)
             data = check_input(input_data)
@@ -355,7 +408,8 @@ class CommandExecutor:
         except (ValueError, TypeError) as exc:  # limits the engine refused
             return ExecutionResult(success=False, command=display, mode=exec_mode, error=str(exc))
         except OSError as exc:  # SpawnError, or EMFILE/ENOMEM from the pipes
-            log.debug("spawn failed for %s: %s", display, exc)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("spawn failed for %s: %s", self._logged(display), exc)
             return ExecutionResult(success=False, command=display, mode=exec_mode,
                                    error=spawn_error_message(exc, argv, cwd_bytes),
                                    execution_time=time.monotonic() - t0, errno=exc.errno)
@@ -366,7 +420,8 @@ class CommandExecutor:
         self._registry.add(record)
         if slot is not None:
             slot.bind(record)
-        log.debug("started pid %d (%s): %s", proc.pid, exec_mode, display)  # str(mode) is its value
+        if log.isEnabledFor(logging.DEBUG):  # str(mode) is its value
+            log.debug("started pid %d (%s): %s", proc.pid, exec_mode, self._logged(display))
         if data is not None:
             try:
                 proc.write(data)
@@ -490,11 +545,12 @@ def execute_command(
     cols: int = 80,
     background_after: Optional[float] = None,
     limits: Optional[dict[str, Any]] = None,
+    clean_env: Optional[bool] = None,
 ) -> ExecutionResult:
     return _default_executor.execute_command(
         command, mode, cwd, env, timeout, input_data, on_output, on_error, on_complete, shell,
         capture_output, extra_env, encoding, detach, buffer_size, pty=pty, rows=rows, cols=cols,
-        background_after=background_after, limits=limits)
+        background_after=background_after, limits=limits, clean_env=clean_env)
 
 
 async def execute_command_async(
@@ -519,11 +575,12 @@ async def execute_command_async(
     cols: int = 80,
     background_after: Optional[float] = None,
     limits: Optional[dict[str, Any]] = None,
+    clean_env: Optional[bool] = None,
 ) -> ExecutionResult:
     return await _default_executor.execute_command_async(
         command, mode, cwd, env, timeout, input_data, on_output, on_error, on_complete, shell,
         capture_output, extra_env, encoding, detach, buffer_size, pty=pty, rows=rows, cols=cols,
-        background_after=background_after, limits=limits)
+        background_after=background_after, limits=limits, clean_env=clean_env)
 
 
 execute_command.__doc__ = CommandExecutor.execute_command.__doc__
