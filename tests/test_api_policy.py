@@ -273,3 +273,19 @@ def test_policy_is_set_at_creation_or_later_and_checked(marker: Path) -> None:
             "CommandPolicy(allow=('ls',), deny=(), max_length=9)"
     finally:
         executor.cleanup_finished_processes()
+
+
+def test_cli_policy_and_clean_env(capsys: pytest.CaptureFixture[str], marker: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from Core.ProcessManager.__main__ import main
+
+    assert main(["run", "--deny", "touch", "--", f"echo hi && touch {marker}"]) == 125
+    assert "refused by policy: deny rule 'touch' matched program 'touch'" in capsys.readouterr().err
+    assert main(["run", "--allow", "echo", "--", "echo hi; true"]) == 125
+    assert "no rule matches program 'true'" in capsys.readouterr().err
+    assert not marker.exists()
+    assert main(["run", "--allow", "echo", "--", "echo", "allowed"]) == 0
+    assert capsys.readouterr().out == "allowed\n"
+    monkeypatch.setenv("PM_LEAK", "leaked")
+    assert main(["run", "--clean-env", "--", "printenv PM_LEAK || echo unset"]) == 0
+    assert capsys.readouterr().out == "unset\n"

@@ -3,8 +3,10 @@
 Runs COMMAND with the library, streams its output as it comes and exits
 with its status: 128+N for signal N, 124 for a timeout, 127 when the
 command is not found, 126 when it cannot be executed, 125 when it could
-not be started for another reason.  One COMMAND word runs through
-/bin/sh -c; several run as argv, never through a shell.
+not be started for another reason (a policy refusal among them).  One
+COMMAND word runs through /bin/sh -c; several run as argv, never through a
+shell.  ``--deny P`` / ``--allow P`` (repeatable globs) make a
+CommandPolicy; ``--clean-env`` gives the command a minimal environment.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import errno
 import sys
 from typing import Optional, Sequence
 
+from ._policy import CommandPolicy
 from ._types import ExecutionMode, ExecutionResult
-from .execute_command import execute_command
+from .execute_command import CommandExecutor, get_default_executor
 
 
 def _write(stream: str, text: str) -> None:
@@ -48,6 +51,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     run = sub.add_parser("run", help="run a command, stream its output, exit with its status")
     run.add_argument("--timeout", type=float, default=None, help="seconds before the group is ended")
     run.add_argument("--cwd", default=None, help="working directory")
+    run.add_argument("--clean-env", action="store_true",
+                     help="give the command only PATH, HOME, LANG and TERM from this environment")
+    run.add_argument("--deny", action="append", metavar="PROGRAM",
+                     help="refuse the command if it runs PROGRAM (a glob; repeatable)")
+    run.add_argument("--allow", action="append", metavar="PROGRAM",
+                     help="run the command only if every program it runs is allowed (a glob; repeatable)")
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARG...]")
     bench = sub.add_parser("bench", help="the quick benchmark table (see _bench.py)", add_help=False)
     bench.add_argument("rest", nargs=argparse.REMAINDER)
@@ -64,9 +73,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not words:
         parser.error("run: no command given (usage: run [--timeout S] [--cwd D] -- COMMAND...)")
     command: "str | list[str]" = words[0] if len(words) == 1 else words
-    result = execute_command(command, ExecutionMode.BLOCKING, cwd=args.cwd, timeout=args.timeout,
-                             on_output=lambda text: _write("out", text),
-                             on_error=lambda text: _write("err", text))
+    executor = get_default_executor()
+    if args.allow is not None or args.deny is not None:
+        executor = CommandExecutor(policy=CommandPolicy(allow=args.allow, deny=args.deny))
+    result = executor.execute_command(command, ExecutionMode.BLOCKING, cwd=args.cwd, timeout=args.timeout,
+                                      on_output=lambda text: _write("out", text),
+                                      on_error=lambda text: _write("err", text), clean_env=args.clean_env)
     if result.error and (result.pid is None or result.timed_out):
         _write("err", f"{parser.prog}: {result.error}\n")
     return exit_status(result)

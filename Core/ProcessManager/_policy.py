@@ -46,7 +46,8 @@ class PolicyDecision:
     program), ``"max_length"``, ``"nul"``, ``"type"`` (an argument that is
     not a string) or ``"syntax"`` (a shell string that cannot be read).
     ``message`` is the result's ``error``: "refused by policy: ...".
-    ``programs`` are the program names found, in order.
+    ``programs``: the program names found (a substitution before the
+    command it is part of).
     """
 
     allowed: bool
