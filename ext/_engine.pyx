@@ -7,6 +7,7 @@ can wait.  No policy lives here: see the Python modules of the package.
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.exc cimport PyErr_CheckSignals
+from cpython.pythread cimport PyThread_get_thread_ident
 from libc.errno cimport errno, ENOTTY, EACCES, EBADF, EISDIR, EMFILE, ENAMETOOLONG, ENFILE, ENOENT, ENOEXEC, ENOMEM, ENOTDIR, EPERM, EPIPE, EAGAIN, E2BIG
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
@@ -146,6 +147,16 @@ cdef char **_cstring_array(list items) except NULL:
     return arr
 
 
+cdef int _raise_write_error(int rc) except -1:
+    if rc == -EPIPE:
+        raise BrokenPipeError(EPIPE, "the process closed its stdin or exited")
+    if rc == -EBADF:
+        raise ValueError("stdin of this process is not a pipe or was closed")
+    if rc == -ENOMEM:
+        raise MemoryError("no memory to queue stdin data")
+    raise OSError(-rc, strerror(-rc).decode())
+
+
 cdef class _Waiting:
     """A wait with the GIL released, in slices on the main thread so that
     signal handlers (Ctrl-C) run in between."""
@@ -157,7 +168,7 @@ cdef class _Waiting:
         self.deadline = _seconds_to_ns(timeout, "timeout")
         if self.deadline >= 0:
             self.deadline += pm_now_ns()
-        self.sliced = threading.get_ident() == _main_thread_ident
+        self.sliced = PyThread_get_thread_ident() == _main_thread_ident
 
     cdef int64_t slice_end(self):
         if not self.sliced:
@@ -282,15 +293,9 @@ cdef class Process:
         cdef int rc
         with nogil:
             rc = pm_proc_write(self.p, buf, n)
-        if rc == 0:
-            return n
-        if rc == -EPIPE:
-            raise BrokenPipeError(EPIPE, "the process closed its stdin or exited")
-        if rc == -EBADF:
-            raise ValueError("stdin of this process is not a pipe or was closed")
-        if rc == -ENOMEM:
-            raise MemoryError("no memory to queue stdin data")
-        raise OSError(-rc, strerror(-rc).decode())
+        if rc != 0:
+            _raise_write_error(rc)
+        return n
 
     def close_stdin(self):
         with nogil:
@@ -317,7 +322,9 @@ cdef class Process:
         return si.end, si.dropped, si.lines, bool(si.eof)
 
     cdef bint _wait(self, int what, uint64_t out_off, uint64_t err_off, object timeout) except -1:
-        cdef _Waiting w = _Waiting(timeout)
+        return self._wait_for(what, out_off, err_off, _Waiting(timeout))
+
+    cdef bint _wait_for(self, int what, uint64_t out_off, uint64_t err_off, _Waiting w) except -1:
         cdef int64_t until
         cdef bint ok
         while True:
@@ -339,6 +346,63 @@ cdef class Process:
 
     def wait_eof(self, timeout=None):
         return self._wait(PM_WAIT_EOF, 0, 0, timeout)
+
+    cdef bytes _read_past(self, int stream, uint64_t offset, uint64_t *next_offset):
+        """What the stream holds past offset; *next_offset: the offset after it."""
+        cdef uint64_t first = offset
+        cdef size_t n = pm_proc_available(self.p, stream, offset)
+        data = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>n)
+        cdef size_t got = pm_proc_read(self.p, stream, offset, PyBytes_AS_STRING(data), n, &first)
+        if got != n:  # overwritten meanwhile: keep what was copied
+            data = data[:got]
+        next_offset[0] = first + got
+        return data
+
+    def exchange(self, data, out_offset=None, err_offset=None, timeout=None):
+        """One request/response step in one call (communicate's hot path).
+        Write ``data`` (bytes, or None), then wait until stdout passes
+        out_offset or stderr passes err_offset (None: the stream's end
+        before the write), both reach EOF, or the timeout.  Returns (ok,
+        out, out_next, err, err_next, eof): ok is False on timeout; out and
+        err are what each stream holds past its offset, out_next and
+        err_next the offsets after them; eof is whether both streams had
+        reached EOF before they were read.  Write errors raise as write()."""
+        cdef bytes b = b"" if data is None else (data if type(data) is bytes else bytes(data))
+        cdef const char *buf = PyBytes_AS_STRING(b)
+        cdef size_t n = len(b)
+        cdef pm_stream_info si
+        cdef uint64_t o, e
+        if out_offset is None:
+            pm_proc_stream_info(self.p, PM_OUT, &si)
+            o = si.end
+        else:
+            o = <unsigned long long>out_offset
+        if err_offset is None:
+            pm_proc_stream_info(self.p, PM_ERR, &si)
+            e = si.end
+        else:
+            e = <unsigned long long>err_offset
+        cdef _Waiting w = _Waiting(timeout)
+        cdef int64_t until = w.slice_end()
+        cdef int rc = 0
+        cdef bint ok = False
+        with nogil:  # the write and the first slice of the wait in one go
+            if n > 0:
+                rc = pm_proc_write(self.p, buf, n)
+            if rc == 0:
+                ok = pm_proc_wait(self.p, PM_WAIT_OUTPUT, o, e, until)
+        if rc != 0:
+            _raise_write_error(rc)
+        if not ok and not w.expired():
+            ok = self._wait_for(PM_WAIT_OUTPUT, o, e, w)
+        # EOF first: if it was already there, the reads below get everything.
+        pm_proc_stream_info(self.p, PM_OUT, &si)
+        cdef bint eof = si.eof
+        pm_proc_stream_info(self.p, PM_ERR, &si)
+        eof = eof and si.eof
+        out = self._read_past(PM_OUT, o, &o)
+        err = self._read_past(PM_ERR, e, &e)
+        return ok, out, o, err, e, eof
 
     def send_signal(self, int sig):
         return self._signal(sig, False)

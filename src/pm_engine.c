@@ -45,6 +45,9 @@
 
 #define NEVER INT64_MAX
 #define NO_HEAP SIZE_MAX
+/* How long a stream stays muted after its poller left, for the next wait
+ * (an exchange with a REPL) to find it so: see wait_direct. */
+#define MUTE_LEASE_NS 2000000
 
 enum { W_IN = 0, W_OUT = PM_OUT, W_ERR = PM_ERR, W_PID = 3, W_COUNT = 4 };
 
@@ -91,8 +94,15 @@ struct pm_proc {
     bool in_close_req;
     bool pipes_close_req;
     bool abandoned;        /* no caller holds it: nobody will read its output */
-    bool pid_poller;       /* a waiter polls the pidfd itself (see wait_pidfd) */
-    int pid_parked;        /* pidfd unwatched while polled: the poller closes it */
+    /* One waiter at a time, the poller, may wait on the descriptors
+     * themselves rather than on cond (see wait_direct). */
+    bool poller;           /* a waiter owns the polling, for its whole wait */
+    bool in_poll;          /* ... and is in ppoll() now */
+    bool poke_armed;       /* ... with poke_fd in its set */
+    bool polled[W_COUNT];  /* streams the poller watches */
+    bool muted[W_COUNT];   /* streams out of the reactor's epoll set */
+    int parked[W_COUNT];   /* unwatched while polled: the poller closes them */
+    int poke_fd;           /* eventfd: another thread changed p; -1 until needed */
     int in_error;
     bool reaped, status_lost, timed_out, forked_away;
     int exit_code, term_signal;
@@ -100,6 +110,7 @@ struct pm_proc {
 
     /* Engine fields, guarded by eng.lock. */
     int64_t timeout_at, kill_at, grace_ns;
+    int64_t unmute_at;     /* end of the muted streams' lease */
     bool killing, kill_group;
     size_t heap_index;
     bool active, kicked;
@@ -126,10 +137,12 @@ static struct {
     size_t heap_len, heap_cap;
     pm_proc *kicks;
     pm_channel *channels;
+    int64_t reactor_wakes_at; /* the deadline the reactor sleeps until */
 } eng = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .epfd = -1,
     .evfd = -1,
+    .reactor_wakes_at = NEVER,
 };
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -192,7 +205,8 @@ static void wake_reactor(void)
 
 static int64_t deadline_of(const pm_proc *p)
 {
-    return p->timeout_at < p->kill_at ? p->timeout_at : p->kill_at;
+    int64_t d = p->timeout_at < p->kill_at ? p->timeout_at : p->kill_at;
+    return d < p->unmute_at ? d : p->unmute_at;
 }
 
 static void heap_set(size_t i, pm_proc *p)
@@ -283,6 +297,8 @@ static void free_proc(pm_proc *p)
     }
     pm_ring_destroy(&p->ring[W_OUT]);
     pm_ring_destroy(&p->ring[W_ERR]);
+    if (p->poke_fd >= 0)
+        close(p->poke_fd);
     pthread_cond_destroy(&p->cond);
     pthread_mutex_destroy(&p->lock);
     free(p);
@@ -520,6 +536,12 @@ void pm_proc_unsubscribe(pm_proc *p, pm_channel *ch)
 static void changed(pm_proc *p)
 {
     pthread_cond_broadcast(&p->cond);
+    if (p->poke_armed) {
+        uint64_t one = 1;
+        /* EAGAIN: the counter is already non-zero, the poller will wake. */
+        while (write(p->poke_fd, &one, sizeof one) < 0 && errno == EINTR)
+            ;
+    }
     /* Without subscribers, skip the engine lock.  A subscription made just
      * after this check is notified by pm_proc_subscribe itself. */
     if (atomic_load(&p->nsubs) == 0)
@@ -547,10 +569,28 @@ static void unwatch(pm_proc *p, int kind)
     }
     if (kind == W_IN)
         p->in_registered = false;
-    if (kind == W_PID && p->pid_poller)
-        p->pid_parked = fd; /* a waiter is in ppoll() on it */
+    p->muted[kind] = false;
+    /* The poller may be in ppoll() on it: closing could hand its number to
+     * an unrelated descriptor under the poller's feet. */
+    if (p->in_poll && kind != W_IN)
+        p->parked[kind] = fd;
     else
         close(fd);
+}
+
+/* Take stream k out of the reactor's epoll set, or put it back.  Muting
+ * only saves wake-ups (the poller drains what it polls): if it fails, the
+ * stream stays watched.  Unmuting fails only on a corrupted descriptor
+ * table, and the child would then block on a full pipe. */
+static void set_muted(pm_proc *p, int k, bool mute)
+{
+    if (p->muted[k] == mute || p->fd[k] < 0)
+        return;
+    struct epoll_event ev = { .events = mute ? 0 : EPOLLIN, .data.ptr = &p->watch[k] };
+    if (epoll_ctl(eng.epfd, EPOLL_CTL_MOD, p->fd[k], &ev) == 0)
+        p->muted[k] = mute;
+    else if (!mute)
+        fatal("epoll_ctl(MOD)");
 }
 
 static void drop_stdin_queue(pm_proc *p)
@@ -708,9 +748,13 @@ static void reap(pm_proc *p)
         unwatch(p, W_OUT);
         unwatch(p, W_ERR);
     }
+    if (!p->poller) { /* else the poller puts them back when it leaves */
+        set_muted(p, W_OUT, false);
+        set_muted(p, W_ERR, false);
+    }
     pthread_mutex_lock(&eng.lock);
     p->killing = false;
-    p->timeout_at = p->kill_at = NEVER;
+    p->timeout_at = p->kill_at = p->unmute_at = NEVER;
     heap_remove(p);
     pthread_mutex_unlock(&eng.lock);
 }
@@ -808,7 +852,7 @@ static void run_kicks(void)
     }
 }
 
-enum { ACT_TIMEOUT = 1, ACT_KILL = 2 };
+enum { ACT_TIMEOUT = 1, ACT_KILL = 2, ACT_UNMUTE = 3 };
 
 /* Fire due deadlines; returns the next one (NEVER if none). */
 static int64_t run_deadlines(void)
@@ -835,20 +879,29 @@ static int64_t run_deadlines(void)
                 p->kill_group = true;
                 p->kill_at = now + p->grace_ns;
                 due[n].act = ACT_TIMEOUT;
-            } else {
+            } else if (p->kill_at <= now) {
                 p->kill_at = NEVER;
                 due[n].act = ACT_KILL;
+            } else {
+                p->unmute_at = NEVER;
+                due[n].act = ACT_UNMUTE;
             }
             due[n].p = p;
             due[n].group = p->kill_group;
             n++;
             (void)heap_update(p); /* p is in the heap already: no allocation */
         }
+        eng.reactor_wakes_at = next;
         pthread_mutex_unlock(&eng.lock);
         for (size_t i = 0; i < n; i++) {
             pm_proc *p = due[i].p;
             pthread_mutex_lock(&p->lock);
-            if (!p->reaped) {
+            if (due[i].act == ACT_UNMUTE) {
+                if (!p->poller) { /* else the poller owns them */
+                    set_muted(p, W_OUT, false);
+                    set_muted(p, W_ERR, false);
+                }
+            } else if (!p->reaped) {
                 if (due[i].act == ACT_TIMEOUT) {
                     p->timed_out = true;
                     (void)send_signal(p, SIGTERM, true);
@@ -944,10 +997,18 @@ static void atfork_child(void)
                 close(p->fd[k]);
             p->fd[k] = -1;
         }
-        if (p->pid_parked >= 0)
-            close(p->pid_parked);
-        p->pid_parked = -1;
-        p->pid_poller = false;
+        for (int k = 0; k < W_COUNT; k++) {
+            if (p->parked[k] >= 0)
+                close(p->parked[k]);
+            p->parked[k] = -1;
+        }
+        if (p->poke_fd >= 0)
+            close(p->poke_fd);
+        p->poke_fd = -1;
+        p->poller = p->in_poll = p->poke_armed = false;
+        memset(p->polled, 0, sizeof p->polled);
+        memset(p->muted, 0, sizeof p->muted);
+        p->unmute_at = NEVER;
         p->in_registered = false;
         drop_stdin_queue(p);
         if (!p->reaped)
@@ -975,6 +1036,7 @@ static void atfork_child(void)
     eng.kicks = NULL;
     eng.active = 0;
     eng.running = false;
+    eng.reactor_wakes_at = NEVER;
     release_list = NULL;
 }
 
@@ -1059,13 +1121,14 @@ int pm_start(const pm_start_opts *o, pm_proc **out, pm_spawn_error *e)
         p->subs[i].proc = p;
     p->pty = o->spawn.pty;
     p->in_piped = o->spawn.stdin_mode == PM_PIPE || p->pty;
-    p->timeout_at = p->kill_at = NEVER;
+    p->timeout_at = p->kill_at = p->unmute_at = NEVER;
     p->grace_ns = o->grace_ns;
     p->heap_index = NO_HEAP;
-    p->pid_parked = -1;
+    p->poke_fd = -1;
     for (int k = 0; k < W_COUNT; k++) {
         p->watch[k].proc = p;
         p->watch[k].kind = k;
+        p->parked[k] = -1;
     }
 
     pm_child c;
@@ -1372,57 +1435,147 @@ static bool condition_holds(const pm_proc *p, int what, uint64_t out_off, uint64
     }
 }
 
-/* p->lock held, released while waiting.  Wait for the exit on the pidfd
- * directly and reap it here if we get there before the reactor: the waiter
- * then wakes once, instead of after the reactor has woken and signalled it.
- * Returns false when the deadline passed. */
-static bool wait_pidfd(pm_proc *p, int64_t deadline_ns)
+static bool watches(int what, int k, uint64_t out_off, uint64_t err_off)
 {
-    int fd = p->fd[W_PID];
-    p->pid_poller = true;
+    return what == PM_WAIT_EOF || (k == W_OUT ? out_off : err_off) != PM_UNWATCHED;
+}
+
+/* p->lock held, released while waiting; the caller is the poller.  Wait on
+ * the descriptors themselves, and drain or reap here what is ready: the
+ * waiter wakes once, when the child acts, instead of after the reactor has
+ * woken, done it and signalled cond.
+ * - An exit: the pidfd stays readable once the child has exited, whoever
+ *   reaps it.
+ * - Output: the reactor still watches the streams too; whatever another
+ *   thread changes (the reactor draining first, the exit, a close_pipes)
+ *   pokes an eventfd in the set, so no wake-up is lost.
+ * Returns false when the deadline passed. */
+static bool wait_direct(pm_proc *p, int what, int64_t deadline_ns)
+{
+    struct pollfd pfd[3];
+    int kind_of[3];
+    nfds_t n = 0;
+    if (what == PM_WAIT_EXIT) {
+        if (p->fd[W_PID] < 0)
+            return cond_wait_until(&p->cond, &p->lock, deadline_ns);
+        pfd[n] = (struct pollfd){ .fd = p->fd[W_PID], .events = POLLIN };
+        kind_of[n++] = W_PID;
+    } else {
+        if (p->poke_fd < 0 && (p->poke_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+            return cond_wait_until(&p->cond, &p->lock, deadline_ns); /* EMFILE: the slow way */
+        pfd[n] = (struct pollfd){ .fd = p->poke_fd, .events = POLLIN };
+        kind_of[n++] = -1;
+        for (int k = W_OUT; k <= W_ERR; k++) {
+            if (p->fd[k] < 0 || !p->polled[k])
+                continue;
+            pfd[n] = (struct pollfd){ .fd = p->fd[k], .events = POLLIN };
+            kind_of[n++] = k;
+        }
+        p->poke_armed = true;
+    }
+    p->in_poll = true;
     pthread_mutex_unlock(&p->lock);
-    struct pollfd pfd = { .fd = fd, .events = POLLIN };
     struct timespec left, *timeout = NULL;
     if (deadline_ns >= 0) {
         int64_t ns = deadline_ns - pm_now_ns();
         left = to_timespec(ns < 0 ? 0 : ns);
         timeout = &left;
     }
-    int r = ppoll(&pfd, 1, timeout, NULL);
+    int r = ppoll(pfd, n, timeout, NULL);
     int err = errno;
     pthread_mutex_lock(&p->lock);
-    p->pid_poller = false;
-    if (p->pid_parked >= 0) {
-        close(p->pid_parked);
-        p->pid_parked = -1;
-    }
-    if (r > 0 && p->fd[W_PID] >= 0) {
-        /* Reaping from a caller's thread: descriptors are closed under the
-         * lock as the reactor would; the reactor finishes p on the kick. */
-        reap(p);
-        if (p->reaped) {
-            changed(p);
-            kick(p);
+    p->in_poll = p->poke_armed = false;
+    for (int k = 0; k < W_COUNT; k++) {
+        if (p->parked[k] >= 0) {
+            close(p->parked[k]);
+            p->parked[k] = -1;
         }
+    }
+    bool news = false;
+    for (nfds_t i = 0; r > 0 && i < n; i++) {
+        if (pfd[i].revents == 0)
+            continue;
+        int k = kind_of[i];
+        if (k < 0) {
+            uint64_t count;
+            while (read(p->poke_fd, &count, sizeof count) < 0 && errno == EINTR)
+                ;
+        } else if (k == W_PID) {
+            if (p->fd[W_PID] >= 0) {
+                reap(p);
+                news = news || p->reaped;
+            }
+        } else if (drain(p, k, false)) { /* nothing if the stream was closed meanwhile */
+            news = true;
+        }
+    }
+    if (news) {
+        changed(p);
+        if (p->reaped)
+            kick(p); /* reaped or closed here: the reactor finishes p */
     }
     if (r < 0 && err != EINTR) /* ENOMEM: fall back to the reactor's wake-up */
         return cond_wait_until(&p->cond, &p->lock, deadline_ns);
     return r != 0 || deadline_ns < 0 || pm_now_ns() < deadline_ns;
 }
 
+/* p->lock held.  The new poller mutes the streams it watches, and puts
+ * back those a previous poller's lease left muted. */
+static void start_polling(pm_proc *p, int what, uint64_t out_off, uint64_t err_off)
+{
+    for (int k = W_OUT; k <= W_ERR; k++) {
+        p->polled[k] = what != PM_WAIT_EXIT && watches(what, k, out_off, err_off);
+        set_muted(p, k, p->polled[k]);
+    }
+}
+
+/* p->lock held.  The poller leaves its streams muted for MUTE_LEASE_NS:
+ * a caller in an exchange (write, wait, read, write...) is back within
+ * that time, and the reactor then never wakes for the replies.  When the
+ * lease ends with no poller, the reactor puts them back; output that came
+ * meanwhile waits in the pipe until then (or a read takes it). */
+static void stop_polling(pm_proc *p)
+{
+    p->poller = false;
+    p->polled[W_OUT] = p->polled[W_ERR] = false;
+    if (!p->muted[W_OUT] && !p->muted[W_ERR])
+        return;
+    bool leased = false;
+    if (!p->reaped) {
+        pthread_mutex_lock(&eng.lock);
+        p->unmute_at = pm_now_ns() + MUTE_LEASE_NS;
+        leased = heap_update(p) == 0;
+        if (!leased)
+            p->unmute_at = NEVER;
+        bool sooner = leased && p->unmute_at < eng.reactor_wakes_at;
+        pthread_mutex_unlock(&eng.lock);
+        if (sooner)
+            wake_reactor(); /* it sleeps past the lease: let it recompute */
+    }
+    if (!leased) {
+        set_muted(p, W_OUT, false);
+        set_muted(p, W_ERR, false);
+    }
+}
+
 bool pm_proc_wait(pm_proc *p, int what, uint64_t out_off, uint64_t err_off, int64_t deadline_ns)
 {
     pthread_mutex_lock(&p->lock);
-    bool ok;
+    bool ok, polling = false;
     while (!(ok = condition_holds(p, what, out_off, err_off))) {
-        bool waited = what == PM_WAIT_EXIT && !p->pid_poller && p->fd[W_PID] >= 0
-                    ? wait_pidfd(p, deadline_ns)
-                    : cond_wait_until(&p->cond, &p->lock, deadline_ns);
+        if (!polling && !p->poller) {
+            p->poller = polling = true;
+            start_polling(p, what, out_off, err_off);
+        }
+        bool waited = polling ? wait_direct(p, what, deadline_ns)
+                              : cond_wait_until(&p->cond, &p->lock, deadline_ns);
         if (!waited)
             break;
     }
     if (!ok)
         ok = condition_holds(p, what, out_off, err_off);
+    if (polling)
+        stop_polling(p);
     pthread_mutex_unlock(&p->lock);
     return ok;
 }

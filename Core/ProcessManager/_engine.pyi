@@ -100,6 +100,13 @@ class Process:
     def wait_eof(self, timeout: Optional[float] = None) -> bool:
         """Wait until stdout and stderr are both at EOF or closed."""
 
+    def exchange(self, data: Optional[bytes], out_offset: Optional[int] = None,
+                 err_offset: Optional[int] = None, timeout: Optional[float] = None
+                 ) -> tuple[bool, bytes, int, bytes, int, bool]:
+        """Write data, wait for output past the offsets (None: each
+        stream's end before the write), read both streams: (ok, out,
+        out_next, err, err_next, eof).  One call per request/response."""
+
     def send_signal(self, sig: int) -> bool:
         """Signal the child itself through its pidfd.  False when it has
         already exited; never signals a recycled pid."""

@@ -3,6 +3,7 @@ request/response on stdin/stdout, waiting, terminating and cleanup."""
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -17,7 +18,7 @@ from ._lookup import check_pid, failure, managed
 from ._procstat import read_status
 from ._registry import ProcessRecord, Registry, default_registry, find
 from ._text import decode_prefix
-from .process_writer import encode_input, write_record
+from .process_writer import encode_input, stdin_failure, write_record
 
 __all__ = [
     "get_active_processes", "get_process_status", "communicate_with_process",
@@ -29,7 +30,6 @@ __all__ = [
 # reactor has already buffered is all "immediately available" means (a
 # child answering in several writes is read on by the next call).
 SETTLE = 0.0
-_OUT, _ERR = _engine.OUT, _engine.ERR
 
 # psutil.Process objects kept between get_process_status calls, so that
 # cpu_percent measures since the previous call.
@@ -177,47 +177,39 @@ def communicate_with_process(pid: int, data: Any = None, timeout: float = 5.0,
         assert error is not None
         return error
     try:
-        seconds = check_timeout(timeout)
-        settle_s = check_timeout(settle, "settle") or 0.0
-        pattern = re.compile(until) if isinstance(until, str) else until
+        # The usual arguments take short cuts: this is the cost of every
+        # message of a conversation.
+        seconds = timeout if type(timeout) is float and 0.0 <= timeout < math.inf else check_timeout(timeout)
+        settle_s = 0.0 if settle is SETTLE else check_timeout(settle, "settle") or 0.0
+        pattern = None if until is None else re.compile(until) if isinstance(until, str) else until
         if pattern is not None and not isinstance(pattern, re.Pattern):
             raise BadArgument(f"until must be a regex str or pattern, not {type(until).__name__}")
-        payload = encode_input(record, data) if data is not None else b""
+        payload = b"" if data is None else encode_input(record, data)
     except re.error as exc:
         return failure(pid, f"invalid until pattern: {exc}")
     except BadArgument as exc:
         return failure(pid, str(exc))
     proc = record.process
-    # The response is what comes after the current end of each stream.
-    out_at = proc.stream_info(_OUT)[0]
-    err_at = proc.stream_info(_ERR)[0]
-    written = 0
-    if data is not None:
-        outcome = write_record(record, payload)
-        if not outcome["success"]:
-            return outcome
-        written = outcome["bytes_written"]
-    out, err = bytearray(), bytearray()
+    if data is not None and not record.stdin_piped:
+        return write_record(record, payload)  # the failure that says why
+    written = len(payload)
+    out = err = b""
+    # None: the response is what comes after the end of each stream before the write.
+    out_at: Optional[int] = None
+    err_at: Optional[int] = None
     deadline = None if seconds is None else time.monotonic() + seconds
-    matched = timed_out = eof = has_line = False
+    left = seconds
+    matched = timed_out = has_line = False
     encoding = record.encoding
     while True:
-        left = None if deadline is None else deadline - time.monotonic()
-        if left is not None and left <= 0:
-            timed_out = True
-            break
-        if not proc.wait_output(out_at, err_at, left):
-            continue  # the deadline check above ends the loop
-        # EOF first: if it was already there, the reads below get everything.
-        eof = proc.stream_info(_OUT)[3] and proc.stream_info(_ERR)[3]
-        chunk, first, _missed = proc.read(_OUT, out_at)
-        out_at = first + len(chunk)
-        out += chunk
-        has_line = has_line or b"\n" in chunk
-        chunk, first, _missed = proc.read(_ERR, err_at)
-        err_at = first + len(chunk)
-        err += chunk
-        has_line = has_line or b"\n" in chunk
+        try:
+            _ok, chunk_out, out_at, chunk_err, err_at, eof = proc.exchange(payload, out_at, err_at, left)
+        except (BrokenPipeError, ValueError) as exc:
+            return stdin_failure(record, exc)
+        payload = b""
+        out += chunk_out
+        err += chunk_err
+        has_line = has_line or b"\n" in chunk_out or b"\n" in chunk_err
         if pattern is not None:
             if pattern.search(decode_prefix(out, encoding, eof)[0] + decode_prefix(err, encoding, eof)[0]):
                 matched = True
@@ -226,11 +218,15 @@ def communicate_with_process(pid: int, data: Any = None, timeout: float = 5.0,
             break  # a complete line, and nothing more (within settle)
         if eof:
             break
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            timed_out = True
+            break
     with record.lock:
         record.out_cursor = max(record.out_cursor, out_at)
         record.err_cursor = max(record.err_cursor, err_at)
-    stdout = decode_prefix(out, encoding, eof)[0]
-    stderr = decode_prefix(err, encoding, eof)[0]
+    stdout = decode_prefix(out, encoding, eof)[0] if out else ""
+    stderr = decode_prefix(err, encoding, eof)[0] if err else ""
     got = bool(stdout or stderr)
     if pattern is not None and not matched:
         error_text: Optional[str] = f"pattern {pattern.pattern!r} not seen" + (

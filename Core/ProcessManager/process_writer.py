@@ -29,6 +29,15 @@ def encode_input(record: ProcessRecord, data: object) -> bytes:
     raise BadArgument(f"data must be str or bytes, not {type(data).__name__}")
 
 
+def stdin_failure(record: ProcessRecord, exc: Exception) -> dict[str, Any]:
+    """The failure dict for an engine write that raised ``exc``."""
+    pid = record.pid
+    if isinstance(exc, BrokenPipeError):
+        why = "the process has exited" if record.process.exited else "the process closed its input"
+        return failure(pid, f"stdin of pid {pid} is closed: {why}", bytes_written=0)
+    return failure(pid, f"stdin of pid {pid} was closed (close_stdin)", bytes_written=0)
+
+
 def write_record(record: ProcessRecord, payload: bytes, close: bool = False) -> dict[str, Any]:
     """Queue ``payload`` for the stdin of ``record``; the failure dict names
     why it cannot be written."""
@@ -39,11 +48,8 @@ def write_record(record: ProcessRecord, payload: bytes, close: bool = False) -> 
                             "ExecutionMode.INTERACTIVE (or input_data) to write to it", bytes_written=0)
     try:
         written = proc.write(payload) if payload else 0
-    except BrokenPipeError:
-        why = "the process has exited" if proc.exited else "the process closed its input"
-        return failure(pid, f"stdin of pid {pid} is closed: {why}", bytes_written=0)
-    except ValueError:
-        return failure(pid, f"stdin of pid {pid} was closed (close_stdin)", bytes_written=0)
+    except (BrokenPipeError, ValueError) as exc:
+        return stdin_failure(record, exc)
     if close:
         if record.pty:  # a terminal's input is closed by typing ^D
             try:

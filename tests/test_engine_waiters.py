@@ -1,0 +1,158 @@
+"""Waiting on the descriptors themselves: one waiter at a time (the poller)
+polls a process's pipes or pidfd and drains or reaps there, the other
+waiters sleep on the condition; a stream stays muted in the reactor for a
+short lease after the poller leaves.  No wake-up may be lost, no output
+left undrained, no descriptor leaked."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+
+import pytest
+
+from Core.ProcessManager import _engine as E
+from engine_helpers import Spawner, eventually, open_fds, spawn  # noqa: F401
+
+PY = sys.executable
+# Liveness bounds: far above any normal latency, far below the waits' own timeouts.
+PROMPT = 5.0
+LONG_WAIT = 30.0
+
+
+def waited(fn: object, *args: object) -> tuple[object, float]:
+    start = time.monotonic()
+    result = fn(*args)  # type: ignore[operator]
+    return result, time.monotonic() - start
+
+
+def test_exchange_writes_waits_and_reads_both_streams(spawn: Spawner) -> None:
+    p = spawn(["cat"], stdin=E.PIPE)
+    ok, out, o, err, e, eof = p.exchange(b"one\n", None, None, LONG_WAIT)
+    assert (ok, out, o, err, e, eof) == (True, b"one\n", 4, b"", 0, False)
+    ok, out, o, err, e, eof = p.exchange(b"two\n", o, e, LONG_WAIT)
+    assert (ok, out, o) == (True, b"two\n", 8)
+    # Offsets in the past give everything since them.
+    assert p.exchange(None, 0, 0, 0)[1:3] == (b"one\ntwo\n", 8)
+    p.close_stdin()
+    ok, out, o, err, e, eof = p.exchange(None, o, e, LONG_WAIT)
+    assert ok and eof and out == b""
+
+
+def test_exchange_reads_stderr_and_times_out_without_output(spawn: Spawner) -> None:
+    p = spawn(["sh", "-c", "while read l; do echo \"$l\" >&2; done"], stdin=E.PIPE)
+    ok, out, o, err, e, eof = p.exchange(b"x\n", None, None, LONG_WAIT)
+    assert ok and out == b"" and err == b"x\n" and e == 2
+    (ok, out, o2, err, e2, eof), took = waited(p.exchange, None, o, e, 0.05)
+    assert not ok and out == err == b"" and (o2, e2) == (o, e) and not eof
+    assert took < PROMPT
+
+
+def test_exchange_write_errors_raise_like_write(spawn: Spawner) -> None:
+    no_stdin = spawn(["true"])
+    with pytest.raises(ValueError):
+        no_stdin.exchange(b"x", None, None, 1)
+    dead = spawn(["true"], stdin=E.PIPE)
+    assert dead.wait(LONG_WAIT)
+    with pytest.raises(BrokenPipeError):
+        dead.exchange(b"x", None, None, 1)
+
+
+def test_every_waiter_wakes_while_one_polls(spawn: Spawner) -> None:
+    p = spawn(["cat"], stdin=E.PIPE)
+    woke: list[bool] = []
+    threads = [threading.Thread(target=lambda: woke.append(p.wait_output(0, None, LONG_WAIT)))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    time.sleep(0.1)  # all of them waiting: one polls, seven sleep on the condition
+    p.write(b"go\n")
+    for t in threads:
+        t.join(LONG_WAIT)
+    assert woke == [True] * 8
+
+
+def test_close_pipes_wakes_a_waiter_polling_the_pipe(spawn: Spawner) -> None:
+    p = spawn(["sleep", "30"])
+    result: list[tuple[object, float]] = []
+    t = threading.Thread(target=lambda: result.append(waited(p.wait_output, 0, 0, LONG_WAIT)))
+    t.start()
+    time.sleep(0.1)
+    p.close_pipes()  # done by the reactor: the poller learns it through its eventfd
+    t.join(LONG_WAIT)
+    ok, took = result[0]
+    assert ok is True and took < PROMPT
+
+
+def test_exit_wakes_a_waiter_on_output_while_a_descendant_holds_the_pipe(spawn: Spawner) -> None:
+    # The last output comes just before the exit, with a background child
+    # keeping the pipe open: whoever drains it (the poller or the reactor
+    # reaping), the waiter must wake.  Repeated to shake out the races.
+    for _ in range(30):
+        p = spawn(["sh", "-c", "sleep 30 <&- & printf x; exit 0"])
+        (ok, took) = waited(p.wait_output, 0, None, LONG_WAIT)
+        assert ok is True and took < PROMPT
+        assert p.read(E.OUT)[0] == b"x"
+        p.signal_group(9)
+        assert p.wait(LONG_WAIT)
+
+
+def test_output_after_a_direct_wait_is_still_drained(spawn: Spawner) -> None:
+    # After the exchange, the stream is muted for the lease; the child then
+    # writes 4 MB (far more than a pipe holds) with nobody waiting: the
+    # reactor must take the stream back, or the child would block forever.
+    script = "import os, sys, time; sys.stdin.readline(); os.write(1, b'ok\\n'); " \
+             "time.sleep(0.05); sys.stdout.write('z' * (4 << 20)); sys.stdout.flush()"
+    p = spawn([PY, "-c", script], stdin=E.PIPE)
+    ok, out, o, _err, _e, _eof = p.exchange(b"\n", None, None, LONG_WAIT)
+    assert ok and out == b"ok\n"
+    # Not waited for (a wait would poll, and drain, itself): only watched.
+    assert eventually(lambda: p.stream_info(E.OUT)[0] == o + (4 << 20))
+    assert eventually(lambda: p.exited) and p.returncode == 0
+
+
+def test_channel_is_notified_when_the_waiter_drains(spawn: Spawner) -> None:
+    ch = E.NoticeChannel()
+    p = spawn(["cat"], stdin=E.PIPE)
+    p.subscribe(ch, 7)
+    assert ch.wait(LONG_WAIT) == [7]  # a subscription is notified at once
+    assert p.exchange(b"x\n", None, None, LONG_WAIT)[1] == b"x\n"
+    assert ch.wait(LONG_WAIT) == [7]
+    p.unsubscribe(ch)
+
+
+def test_direct_waits_leave_no_descriptor_behind(spawn: Spawner) -> None:
+    before = open_fds()
+    for _ in range(3):
+        procs = [spawn(["cat"], stdin=E.PIPE) for _ in range(30)]
+        for p in procs:
+            assert p.exchange(b"x\n", None, None, LONG_WAIT)[1] == b"x\n"
+            p.close_stdin()
+            assert p.wait(LONG_WAIT) and p.wait_eof(LONG_WAIT)
+        spawn.end_all()
+        del procs, p
+    assert eventually(lambda: open_fds() <= before)
+
+
+def test_fork_while_another_thread_polls(spawn: Spawner) -> None:
+    p = spawn(["cat"], stdin=E.PIPE)
+    t = threading.Thread(target=p.wait_output, args=(0, None, LONG_WAIT))
+    t.start()
+    time.sleep(0.1)
+    pid = os.fork()
+    if pid == 0:  # the child: a fresh engine, which works
+        code = 1
+        try:
+            q = E.spawn([b"cat"], stdin=E.PIPE)
+            code = 0 if q.exchange(b"y\n", None, None, 10)[1] == b"y\n" else 2
+            q.close_stdin()
+            q.wait(10)
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    p.write(b"x\n")
+    t.join(LONG_WAIT)
+    assert not t.is_alive() and p.read(E.OUT)[0] == b"x\n"
