@@ -99,10 +99,11 @@ struct pm_proc {
     bool poller;           /* a waiter owns the polling, for its whole wait */
     bool in_poll;          /* ... and is in ppoll() now */
     bool poke_armed;       /* ... with poke_fd in its set */
-    bool polled[W_COUNT];  /* streams the poller watches */
-    bool muted[W_COUNT];   /* streams out of the reactor's epoll set */
+    bool polled[W_COUNT];  /* descriptors the poller watches */
+    bool muted[W_COUNT];   /* ... out of the reactor's epoll set (see mute) */
     int parked[W_COUNT];   /* unwatched while polled: the poller closes them */
     int poke_fd;           /* eventfd: another thread changed p; -1 until needed */
+    int sleepers;          /* waiters sleeping on cond */
     int in_error;
     bool reaped, status_lost, timed_out, forked_away;
     int exit_code, term_signal;
@@ -563,7 +564,7 @@ static void unwatch(pm_proc *p, int kind)
     p->fd[kind] = -1;
     /* Explicit removal: a fork()ed copy of the descriptor would keep it in
      * the epoll set after our close(). */
-    if (kind != W_IN || p->in_registered) {
+    if ((kind != W_IN || p->in_registered) && !p->muted[kind]) {
         if (epoll_ctl(eng.epfd, EPOLL_CTL_DEL, fd, NULL) != 0 && errno != ENOENT)
             fatal("epoll_ctl(DEL)");
     }
@@ -578,19 +579,37 @@ static void unwatch(pm_proc *p, int kind)
         close(fd);
 }
 
-/* Take stream k out of the reactor's epoll set, or put it back.  Muting
- * only saves wake-ups (the poller drains what it polls): if it fails, the
- * stream stays watched.  Unmuting fails only on a corrupted descriptor
- * table, and the child would then block on a full pipe. */
-static void set_muted(pm_proc *p, int k, bool mute)
+/* The poller takes the descriptors it polls out of the reactor's epoll set
+ * (removed, not only disarmed: a pipe's hang-up would still wake it), so
+ * the reactor does not wake for what the poller handles.  This only saves
+ * wake-ups: a removal that fails leaves the descriptor watched. */
+static void mute(pm_proc *p, int k)
 {
-    if (p->muted[k] == mute || p->fd[k] < 0)
-        return;
-    struct epoll_event ev = { .events = mute ? 0 : EPOLLIN, .data.ptr = &p->watch[k] };
-    if (epoll_ctl(eng.epfd, EPOLL_CTL_MOD, p->fd[k], &ev) == 0)
-        p->muted[k] = mute;
-    else if (!mute)
-        fatal("epoll_ctl(MOD)");
+    if (!p->muted[k] && p->fd[k] >= 0 && epoll_ctl(eng.epfd, EPOLL_CTL_DEL, p->fd[k], NULL) == 0)
+        p->muted[k] = true;
+}
+
+static bool lease_muted(pm_proc *p, int64_t ns);
+
+/* Give the reactor back every muted descriptor the poller (if any) does
+ * not poll.  Adding can fail (no
+ * memory, or the user's epoll watches exhausted meanwhile): the descriptor
+ * then stays muted and the reactor retries after a lease, so a child is
+ * never left writing into a pipe nobody drains. */
+static void unmute_all(pm_proc *p)
+{
+    bool failed = false;
+    for (int k = W_OUT; k < W_COUNT; k++) {
+        if (!p->muted[k] || p->polled[k])
+            continue;
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &p->watch[k] };
+        if (epoll_ctl(eng.epfd, EPOLL_CTL_ADD, p->fd[k], &ev) == 0)
+            p->muted[k] = false;
+        else
+            failed = true;
+    }
+    if (failed && !lease_muted(p, MUTE_LEASE_NS))
+        fatal("epoll_ctl(ADD) of a child's descriptor, and no memory to retry");
 }
 
 static void drop_stdin_queue(pm_proc *p)
@@ -748,15 +767,13 @@ static void reap(pm_proc *p)
         unwatch(p, W_OUT);
         unwatch(p, W_ERR);
     }
-    if (!p->poller) { /* else the poller puts them back when it leaves */
-        set_muted(p, W_OUT, false);
-        set_muted(p, W_ERR, false);
-    }
     pthread_mutex_lock(&eng.lock);
     p->killing = false;
     p->timeout_at = p->kill_at = p->unmute_at = NEVER;
     heap_remove(p);
     pthread_mutex_unlock(&eng.lock);
+    if (!p->poller) /* else the poller gives them back when it leaves */
+        unmute_all(p);
 }
 
 /* ---- the reactor --------------------------------------------------------- */
@@ -772,6 +789,8 @@ static void maybe_finish(pm_proc *p)
     pthread_mutex_lock(&eng.lock);
     p->active = false;
     eng.active--;
+    p->unmute_at = NEVER; /* the heap must not outlive the reactor's reference */
+    heap_remove(p);
     pthread_mutex_unlock(&eng.lock);
     p->release_next = release_list;
     release_list = p;
@@ -897,10 +916,8 @@ static int64_t run_deadlines(void)
             pm_proc *p = due[i].p;
             pthread_mutex_lock(&p->lock);
             if (due[i].act == ACT_UNMUTE) {
-                if (!p->poller) { /* else the poller owns them */
-                    set_muted(p, W_OUT, false);
-                    set_muted(p, W_ERR, false);
-                }
+                if (!p->poller) /* else the poller owns them */
+                    unmute_all(p);
             } else if (!p->reaped) {
                 if (due[i].act == ACT_TIMEOUT) {
                     p->timed_out = true;
@@ -1441,18 +1458,17 @@ static bool watches(int what, int k, uint64_t out_off, uint64_t err_off)
 }
 
 /* p->lock held, released while waiting; the caller is the poller.  Wait on
- * the descriptors themselves, and drain or reap here what is ready: the
- * waiter wakes once, when the child acts, instead of after the reactor has
- * woken, done it and signalled cond.
- * - An exit: the pidfd stays readable once the child has exited, whoever
- *   reaps it.
- * - Output: the reactor still watches the streams too; whatever another
- *   thread changes (the reactor draining first, the exit, a close_pipes)
- *   pokes an eventfd in the set, so no wake-up is lost.
+ * the descriptors themselves (muted in the reactor, see start_polling) and
+ * drain or reap here what is ready: the waiter wakes once, when the child
+ * acts, instead of after the reactor has woken, done it and signalled cond.
+ * - An exit: only the poller reaps (a pidfd stays readable after the exit,
+ *   should the reactor reap because muting failed).
+ * - Output: what another thread changes (the reactor reaping the child, a
+ *   close_pipes) pokes an eventfd in the set, so no wake-up is lost.
  * Returns false when the deadline passed. */
 static bool wait_direct(pm_proc *p, int what, int64_t deadline_ns)
 {
-    struct pollfd pfd[3];
+    struct pollfd pfd[3];  /* poke or pidfd, stdout, stderr */
     int kind_of[3];
     nfds_t n = 0;
     if (what == PM_WAIT_EXIT) {
@@ -1465,13 +1481,13 @@ static bool wait_direct(pm_proc *p, int what, int64_t deadline_ns)
             return cond_wait_until(&p->cond, &p->lock, deadline_ns); /* EMFILE: the slow way */
         pfd[n] = (struct pollfd){ .fd = p->poke_fd, .events = POLLIN };
         kind_of[n++] = -1;
-        for (int k = W_OUT; k <= W_ERR; k++) {
-            if (p->fd[k] < 0 || !p->polled[k])
-                continue;
+        p->poke_armed = true;
+    }
+    for (int k = W_OUT; k <= W_ERR; k++) {
+        if (p->fd[k] >= 0 && p->polled[k]) {
             pfd[n] = (struct pollfd){ .fd = p->fd[k], .events = POLLIN };
             kind_of[n++] = k;
         }
-        p->poke_armed = true;
     }
     p->in_poll = true;
     pthread_mutex_unlock(&p->lock);
@@ -1519,43 +1535,51 @@ static bool wait_direct(pm_proc *p, int what, int64_t deadline_ns)
     return r != 0 || deadline_ns < 0 || pm_now_ns() < deadline_ns;
 }
 
-/* p->lock held.  The new poller mutes the streams it watches, and puts
- * back those a previous poller's lease left muted. */
+/* p->lock held.  The new poller takes what it polls from the reactor: for
+ * an exit, the pidfd and the pipes (drained here meanwhile, as a lone
+ * caller of poll() would); for output, the streams it watches.  What a
+ * previous poller's lease left muted and this one does not poll goes back. */
 static void start_polling(pm_proc *p, int what, uint64_t out_off, uint64_t err_off)
 {
-    for (int k = W_OUT; k <= W_ERR; k++) {
-        p->polled[k] = what != PM_WAIT_EXIT && watches(what, k, out_off, err_off);
-        set_muted(p, k, p->polled[k]);
-    }
+    p->polled[W_PID] = what == PM_WAIT_EXIT;
+    for (int k = W_OUT; k <= W_ERR; k++)
+        p->polled[k] = what == PM_WAIT_EXIT || watches(what, k, out_off, err_off);
+    for (int k = W_OUT; k < W_COUNT; k++)
+        if (p->polled[k])
+            mute(p, k);
+    unmute_all(p); /* those not polled */
 }
 
-/* p->lock held.  The poller leaves its streams muted for MUTE_LEASE_NS:
- * a caller in an exchange (write, wait, read, write...) is back within
- * that time, and the reactor then never wakes for the replies.  When the
- * lease ends with no poller, the reactor puts them back; output that came
- * meanwhile waits in the pipe until then (or a read takes it). */
+/* Mute what is muted for ns more: until then the reactor does not look at
+ * it (then it puts it back, see run_deadlines).  False: no memory. */
+static bool lease_muted(pm_proc *p, int64_t ns)
+{
+    pthread_mutex_lock(&eng.lock);
+    p->unmute_at = pm_now_ns() + ns;
+    bool leased = heap_update(p) == 0;
+    if (!leased)
+        p->unmute_at = NEVER;
+    bool sooner = leased && p->unmute_at < eng.reactor_wakes_at;
+    pthread_mutex_unlock(&eng.lock);
+    if (sooner)
+        wake_reactor(); /* it sleeps past the lease: let it recompute */
+    return leased;
+}
+
+/* p->lock held.  The poller leaves what it polled muted for MUTE_LEASE_NS:
+ * a caller in an exchange (write, wait, read, write...) or waiting in
+ * slices is back within that time, and the reactor then never wakes for
+ * what it handles.  Output that comes meanwhile with nobody polling waits
+ * in the pipe until the lease ends.  No lease when another waiter sleeps
+ * on cond, or once the child is reaped: they need the reactor now. */
 static void stop_polling(pm_proc *p)
 {
     p->poller = false;
-    p->polled[W_OUT] = p->polled[W_ERR] = false;
-    if (!p->muted[W_OUT] && !p->muted[W_ERR])
+    memset(p->polled, 0, sizeof p->polled);
+    if (!p->muted[W_OUT] && !p->muted[W_ERR] && !p->muted[W_PID])
         return;
-    bool leased = false;
-    if (!p->reaped) {
-        pthread_mutex_lock(&eng.lock);
-        p->unmute_at = pm_now_ns() + MUTE_LEASE_NS;
-        leased = heap_update(p) == 0;
-        if (!leased)
-            p->unmute_at = NEVER;
-        bool sooner = leased && p->unmute_at < eng.reactor_wakes_at;
-        pthread_mutex_unlock(&eng.lock);
-        if (sooner)
-            wake_reactor(); /* it sleeps past the lease: let it recompute */
-    }
-    if (!leased) {
-        set_muted(p, W_OUT, false);
-        set_muted(p, W_ERR, false);
-    }
+    if (p->reaped || p->sleepers > 0 || !lease_muted(p, MUTE_LEASE_NS))
+        unmute_all(p);
 }
 
 bool pm_proc_wait(pm_proc *p, int what, uint64_t out_off, uint64_t err_off, int64_t deadline_ns)
@@ -1567,8 +1591,14 @@ bool pm_proc_wait(pm_proc *p, int what, uint64_t out_off, uint64_t err_off, int6
             p->poller = polling = true;
             start_polling(p, what, out_off, err_off);
         }
-        bool waited = polling ? wait_direct(p, what, deadline_ns)
-                              : cond_wait_until(&p->cond, &p->lock, deadline_ns);
+        bool waited;
+        if (polling) {
+            waited = wait_direct(p, what, deadline_ns);
+        } else {
+            p->sleepers++;
+            waited = cond_wait_until(&p->cond, &p->lock, deadline_ns);
+            p->sleepers--;
+        }
         if (!waited)
             break;
     }

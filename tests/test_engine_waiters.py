@@ -156,3 +156,23 @@ def test_fork_while_another_thread_polls(spawn: Spawner) -> None:
     p.write(b"x\n")
     t.join(LONG_WAIT)
     assert not t.is_alive() and p.read(E.OUT)[0] == b"x\n"
+
+
+def test_exit_after_a_timed_out_wait_is_still_reaped_and_drained(spawn: Spawner) -> None:
+    # A wait for the exit polls the pidfd and the pipes itself; when it gives
+    # up, they stay muted for the lease, then the reactor takes them back:
+    # the output is drained and the exit collected with nobody waiting.
+    script = "import sys, time; time.sleep(0.2); sys.stdout.write('z' * (4 << 20)); sys.stdout.flush()"
+    p = spawn([PY, "-c", script], growing=True)
+    assert not p.wait(0.05)
+    assert eventually(lambda: p.exited) and p.returncode == 0
+    assert eventually(lambda: p.stream_info(E.OUT)[0] == 4 << 20)
+    assert eventually(lambda: not p.pipes_open)
+
+
+def test_a_waiter_for_the_exit_drains_the_pipes_itself(spawn: Spawner) -> None:
+    # 8 MB through a pipe of 64 KB: the child finishes only if someone
+    # drains while the caller waits for its exit.
+    p = spawn([PY, "-c", "import sys; sys.stdout.write('y' * (8 << 20))"], growing=True)
+    assert p.wait(LONG_WAIT) and p.returncode == 0
+    assert p.wait_eof(LONG_WAIT) and p.stream_info(E.OUT)[0] == 8 << 20
