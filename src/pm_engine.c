@@ -38,6 +38,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -48,6 +49,8 @@
 /* How long a stream stays muted after its poller left, for the next wait
  * (an exchange with a REPL) to find it so: see wait_direct. */
 #define MUTE_LEASE_NS 2000000
+/* How late the reactor may let go of a process a poller reaped (see kick_at). */
+#define LAZY_KICK_NS 5000000
 
 enum { W_IN = 0, W_OUT = PM_OUT, W_ERR = PM_ERR, W_PID = 3, W_COUNT = 4 };
 
@@ -131,6 +134,10 @@ static struct {
     bool running;
     int epfd, evfd;
     struct watch wake_watch;
+    int lazy_fd;              /* timerfd: wakes the reactor for lazy kicks */
+    struct watch lazy_watch;
+    bool kicks_woken;         /* the reactor was woken for the kick list */
+    bool lazy_armed;          /* lazy_fd is armed */
     pm_proc *all;
     size_t live, active;
     uint64_t spawned;
@@ -143,6 +150,7 @@ static struct {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .epfd = -1,
     .evfd = -1,
+    .lazy_fd = -1,
     .reactor_wakes_at = NEVER,
 };
 
@@ -312,21 +320,46 @@ void pm_proc_release(pm_proc *p)
 }
 
 /* Ask the reactor to look at p again (stdin to register or close, pipes to
- * close).  The kick list holds a reference. */
-static void kick(pm_proc *p)
+ * close, a process to let go of).  The kick list holds a reference.
+ * Urgent: wake the reactor now; else within LAZY_KICK_NS. */
+static void kick_at(pm_proc *p, bool urgent)
 {
-    bool first = false;
+    bool wake = false, arm = false;
     pthread_mutex_lock(&eng.lock);
     if (p->active && !p->kicked) {
         p->kicked = true;
         atomic_fetch_add(&p->refs, 1);
-        first = eng.kicks == NULL;
         p->kick_next = eng.kicks;
         eng.kicks = p;
     }
+    if (eng.kicks != NULL && !eng.kicks_woken) {
+        if (urgent)
+            wake = eng.kicks_woken = true;
+        else if (!eng.lazy_armed)
+            arm = eng.lazy_armed = true;
+    }
     pthread_mutex_unlock(&eng.lock);
-    if (first)
+    if (arm) {
+        struct itimerspec when = { .it_value = to_timespec(LAZY_KICK_NS) };
+        if (eng.lazy_fd < 0 || timerfd_settime(eng.lazy_fd, 0, &when, NULL) != 0)
+            wake = true;
+    }
+    if (wake)
         wake_reactor();
+}
+
+static void kick(pm_proc *p)
+{
+    kick_at(p, true);
+}
+
+/* A kick that can wait: a process a poller reaped and drained has nothing
+ * left for the reactor but to let go of it, which only frees memory.  One
+ * timer wakes the reactor for all of them, rather than one wake-up each
+ * (the caller's thread would pay for it on its way back). */
+static void kick_lazily(pm_proc *p)
+{
+    kick_at(p, false);
 }
 
 /* ---- notice channels (eng.lock) ------------------------------------------ */
@@ -831,6 +864,7 @@ static void run_kicks(void)
     pthread_mutex_lock(&eng.lock);
     pm_proc *list = eng.kicks;
     eng.kicks = NULL;
+    eng.kicks_woken = false;
     for (pm_proc *p = list; p; p = p->kick_next)
         p->kicked = false;
     pthread_mutex_unlock(&eng.lock);
@@ -954,10 +988,16 @@ static void *reactor_main(void *unused)
         }
         for (int i = 0; i < n; i++) {
             struct watch *w = evs[i].data.ptr;
-            if (w == &eng.wake_watch) {
+            if (w == &eng.wake_watch || w == &eng.lazy_watch) {
                 uint64_t count;
-                while (read(eng.evfd, &count, sizeof count) < 0 && errno == EINTR)
+                while (read(w == &eng.wake_watch ? eng.evfd : eng.lazy_fd, &count, sizeof count) < 0
+                       && errno == EINTR)
                     ;
+                if (w == &eng.lazy_watch) {
+                    pthread_mutex_lock(&eng.lock);
+                    eng.lazy_armed = false;
+                    pthread_mutex_unlock(&eng.lock);
+                }
                 continue;
             }
             on_event(w, evs[i].events);
@@ -1046,7 +1086,10 @@ static void atfork_child(void)
         close(eng.epfd);
     if (eng.evfd >= 0)
         close(eng.evfd);
-    eng.epfd = eng.evfd = -1;
+    if (eng.lazy_fd >= 0)
+        close(eng.lazy_fd);
+    eng.epfd = eng.evfd = eng.lazy_fd = -1;
+    eng.kicks_woken = eng.lazy_armed = false;
     free(eng.heap);
     eng.heap = NULL;
     eng.heap_len = eng.heap_cap = 0;
@@ -1080,6 +1123,12 @@ static int ensure_reactor(void)
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &eng.wake_watch };
     if (epoll_ctl(eng.epfd, EPOLL_CTL_ADD, eng.evfd, &ev) != 0)
         goto fail;
+    eng.lazy_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (eng.lazy_fd < 0)
+        goto fail;
+    ev.data.ptr = &eng.lazy_watch;
+    if (epoll_ctl(eng.epfd, EPOLL_CTL_ADD, eng.lazy_fd, &ev) != 0)
+        goto fail;
     /* The reactor takes no signals: they belong to the application's
      * threads (and SIGPIPE then comes back as EPIPE). */
     sigset_t all, old;
@@ -1103,8 +1152,10 @@ fail: {
     int saved = errno;
     if (eng.evfd >= 0)
         close(eng.evfd);
+    if (eng.lazy_fd >= 0)
+        close(eng.lazy_fd);
     close(eng.epfd);
-    eng.epfd = eng.evfd = -1;
+    eng.epfd = eng.evfd = eng.lazy_fd = -1;
     errno = saved;
     return -1;
 }
@@ -1528,7 +1579,7 @@ static bool wait_direct(pm_proc *p, int what, int64_t deadline_ns)
     if (news) {
         changed(p);
         if (p->reaped)
-            kick(p); /* reaped or closed here: the reactor finishes p */
+            kick_lazily(p); /* reaped or closed here: the reactor lets go of p */
     }
     if (r < 0 && err != EINTR) /* ENOMEM: fall back to the reactor's wake-up */
         return cond_wait_until(&p->cond, &p->lock, deadline_ns);
