@@ -434,12 +434,13 @@ cdef class Process:
     def close_pipes(self):
         pm_proc_close_pipes(self.p)
 
-    def subscribe(self, NoticeChannel channel not None, tag=None):
+    def subscribe(self, NoticeChannel channel not None, tag=None, bint output=True):
         """Report this process's changes on channel, under tag (default: the
-        spawn tag).  Notified once at once.  A process has four subscriptions
-        at most."""
+        spawn tag); output=False: only its exit and end of file, not each
+        new output.  Notified once at once.  A process has four
+        subscriptions at most."""
         cdef unsigned long long t = self.tag if tag is None else tag
-        if pm_proc_subscribe(self.p, channel.ch, t) != 0:
+        if pm_proc_subscribe(self.p, channel.ch, t, output) != 0:
             raise RuntimeError("a process can be subscribed to four channels at most")
 
     def unsubscribe(self, NoticeChannel channel not None):

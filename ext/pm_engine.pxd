@@ -74,7 +74,7 @@ cdef extern from "pm_engine.h" nogil:
     pm_channel *pm_default_channel()
     int pm_channel_fd(const pm_channel *ch)
     size_t pm_channel_take(pm_channel *ch, uint64_t *tags, size_t cap, int64_t deadline_ns)
-    int pm_proc_subscribe(pm_proc *p, pm_channel *ch, uint64_t tag)
+    int pm_proc_subscribe(pm_proc *p, pm_channel *ch, uint64_t tag, bint output)
     void pm_proc_unsubscribe(pm_proc *p, pm_channel *ch)
     void pm_get_stats(pm_stats *s)
     int64_t pm_now_ns()

@@ -65,6 +65,7 @@ struct sub {
     pm_channel *ch;     /* NULL: slot unused */
     pm_proc *proc;
     uint64_t tag;
+    bool output;        /* notified of new output too, not only of ends */
     bool queued;
     struct sub *next;   /* in ch's queue */
 };
@@ -515,7 +516,7 @@ size_t pm_channel_take(pm_channel *ch, uint64_t *tags, size_t cap, int64_t deadl
     return n;
 }
 
-int pm_proc_subscribe(pm_proc *p, pm_channel *ch, uint64_t tag)
+int pm_proc_subscribe(pm_proc *p, pm_channel *ch, uint64_t tag, bool output)
 {
     int rc = -EBUSY;
     pthread_mutex_lock(&eng.lock);
@@ -536,6 +537,7 @@ int pm_proc_subscribe(pm_proc *p, pm_channel *ch, uint64_t tag)
             free_slot->ch = ch;
         }
         free_slot->tag = tag;
+        free_slot->output = output;
         /* Notified once at once: the subscriber looks at the state now, so
          * a change just before the subscription is never missed. */
         enqueue(free_slot);
@@ -566,8 +568,9 @@ void pm_proc_unsubscribe(pm_proc *p, pm_channel *ch)
 }
 
 /* Called with p->lock held after p changed: wake its waiters and notify
- * its channels. */
-static void changed(pm_proc *p)
+ * its channels.  only_output: new output and nothing else (no end of file,
+ * no exit), which subscriptions without output do not hear of. */
+static void changed(pm_proc *p, bool only_output)
 {
     pthread_cond_broadcast(&p->cond);
     if (p->poke_armed) {
@@ -582,7 +585,7 @@ static void changed(pm_proc *p)
         return;
     pthread_mutex_lock(&eng.lock);
     for (int i = 0; i < PM_MAX_SUBS; i++)
-        if (p->subs[i].ch != NULL)
+        if (p->subs[i].ch != NULL && (p->subs[i].output || !only_output))
             enqueue(&p->subs[i]);
     pthread_mutex_unlock(&eng.lock);
 }
@@ -833,11 +836,12 @@ static void on_event(struct watch *w, uint32_t events)
 {
     pm_proc *p = w->proc;
     pthread_mutex_lock(&p->lock);
-    bool news = false;
+    bool news = false, only_output = false;
     switch (w->kind) {
     case W_OUT:
     case W_ERR:
         news = drain(p, w->kind, false);
+        only_output = p->fd[w->kind] >= 0;
         break;
     case W_IN:
         if (p->in_registered && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
@@ -854,7 +858,7 @@ static void on_event(struct watch *w, uint32_t events)
         break;
     }
     if (news)
-        changed(p);
+        changed(p, only_output);
     maybe_finish(p);
     pthread_mutex_unlock(&p->lock);
 }
@@ -896,7 +900,7 @@ static void run_kicks(void)
             }
         }
         if (news)
-            changed(p);
+            changed(p, false);
         maybe_finish(p);
         pthread_mutex_unlock(&p->lock);
         /* The kick's reference: released now, as p stays on release_list
@@ -1281,7 +1285,7 @@ int pm_start(const pm_start_opts *o, pm_proc **out, pm_spawn_error *e)
     if (c.gone)
         kick(p); /* gone already: the reactor lets go once its pipes are drained */
     if (o->channel != NULL)
-        (void)pm_proc_subscribe(p, o->channel, o->tag); /* a free slot: cannot fail */
+        (void)pm_proc_subscribe(p, o->channel, o->tag, true); /* a free slot: cannot fail */
     if (earliest)
         wake_reactor();
     *out = p;
@@ -1394,7 +1398,7 @@ void pm_proc_close_stdin(pm_proc *p)
             int fd = p->fd[W_IN];
             p->fd[W_IN] = -1;
             close(fd);
-            changed(p);
+            changed(p, false);
         }
         kick(p); /* flush-then-close, or let the reactor finish p */
     }
@@ -1558,7 +1562,7 @@ static bool wait_direct(pm_proc *p, int what, int64_t deadline_ns)
             p->parked[k] = -1;
         }
     }
-    bool news = false;
+    bool news = false, only_output = true;
     for (nfds_t i = 0; r > 0 && i < n; i++) {
         if (pfd[i].revents == 0)
             continue;
@@ -1571,13 +1575,15 @@ static bool wait_direct(pm_proc *p, int what, int64_t deadline_ns)
             if (p->fd[W_PID] >= 0) {
                 reap(p);
                 news = news || p->reaped;
+                only_output = false;
             }
         } else if (drain(p, k, false)) { /* nothing if the stream was closed meanwhile */
             news = true;
+            only_output = only_output && p->fd[k] >= 0;
         }
     }
     if (news) {
-        changed(p);
+        changed(p, only_output);
         if (p->reaped)
             kick_lazily(p); /* reaped or closed here: the reactor lets go of p */
     }

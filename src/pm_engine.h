@@ -104,8 +104,9 @@ pm_channel *pm_default_channel(void);      /* for spawns with notify=True */
 int pm_channel_fd(const pm_channel *ch);
 /* Take up to cap tags, waiting until deadline_ns (< 0: forever) if none. */
 size_t pm_channel_take(pm_channel *ch, uint64_t *tags, size_t cap, int64_t deadline_ns);
-/* 0, or -EBUSY when the process has four subscriptions already. */
-int pm_proc_subscribe(pm_proc *p, pm_channel *ch, uint64_t tag);
+/* 0, or -EBUSY when the process has four subscriptions already.  output:
+ * notified of new output too; else only of its exit and end of file. */
+int pm_proc_subscribe(pm_proc *p, pm_channel *ch, uint64_t tag, bool output);
 void pm_proc_unsubscribe(pm_proc *p, pm_channel *ch);
 
 typedef struct pm_stats {

@@ -7,6 +7,7 @@ import gc
 import os
 import select
 import threading
+import time
 
 import pytest
 
@@ -122,3 +123,19 @@ def test_asyncio_awaits_many_exits_on_one_descriptor(spawn: Spawner) -> None:
     codes = asyncio.run(main())
     assert codes == [i % 5 for i in range(100)]
     assert threading.active_count() == threads
+
+
+def test_a_subscription_without_output_hears_only_of_ends(spawn: Spawner) -> None:
+    ch = E.NoticeChannel()
+    p = spawn(["cat"], stdin=E.PIPE)
+    p.subscribe(ch, 5, output=False)
+    assert ch.wait(5) == [5]  # notified once at subscription
+    for i in range(20):  # output, drained by a waiter or the reactor: no notice
+        p.write(b"x\n")
+        assert p.wait_output(2 * i + 1, None, 5)
+        time.sleep(0.005)  # past the waiter's lease: the reactor drains some
+    assert ch.wait(0.2) == []
+    p.close_stdin()  # end of file and exit: notified
+    assert ch.wait(5) == [5]
+    assert p.wait(5)
+    p.unsubscribe(ch)

@@ -104,7 +104,8 @@ class Dispatcher:
                 self._thread = threading.Thread(
                     target=self._run, args=(channel,), name="Core.ProcessManager-dispatcher", daemon=True)
                 self._thread.start()
-        proc.subscribe(channel, tag)
+        # Without line callbacks only the end matters: no wake-up per output.
+        proc.subscribe(channel, tag, output=watcher.on_output is not None or watcher.on_error is not None)
 
     def add_completion(self, proc: _engine.Process, completion: ResultCallback) -> bool:
         """Add an internal completion to the watcher of ``proc``; False when

@@ -120,9 +120,10 @@ class Process:
     def set_timeout(self, seconds: Optional[float]) -> None:
         """Deadline from now (None: none).  At the deadline the group is
         ended as by terminate(grace) and timed_out becomes True."""
-    def subscribe(self, channel: "NoticeChannel", tag: Optional[int] = None) -> None:
+    def subscribe(self, channel: "NoticeChannel", tag: Optional[int] = None, output: bool = True) -> None:
         """Report this process's changes on channel under tag (default: the
-        spawn tag); notified once at once.  Four subscriptions at most
+        spawn tag); output=False: only its exit and end of file, not each
+        new output.  Notified once at once.  Four subscriptions at most
         (RuntimeError beyond)."""
     def unsubscribe(self, channel: "NoticeChannel") -> None: ...
     def set_capacity(self, capacity: int) -> None:
