@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
+from Core.ProcessManager._bench import one_cpu  # noqa: F401  (re-exported)
+
 # Every result line of the session, printed in the terminal summary by
 # conftest.py (pytest captures the tests' own output).
 REPORT: list[str] = []
@@ -242,3 +244,4 @@ def rounds(default: int) -> int:
     look, 3 for a quieter figure)."""
     scale = float(os.environ.get("PM_BENCH_SCALE", "1"))
     return max(20, int(default * scale))
+

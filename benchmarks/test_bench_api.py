@@ -154,6 +154,12 @@ def test_message_roundtrip(benchmark, pm, cfloor: floorlib.Floor) -> None:
     pty, as pexpect works).  Timed in batches of 20 messages to the same
     child, as a conversation goes (see harness.interleave's batch)."""
     pexpect = pytest.importorskip("pexpect")
+    with harness.one_cpu() as cpu:
+        harness.note(f"round trip: this thread and the children on CPU {cpu} (see harness.one_cpu)")
+        roundtrip(benchmark, pm, cfloor, pexpect)
+
+
+def roundtrip(benchmark, pm, cfloor: floorlib.Floor, pexpect: Any) -> None:  # type: ignore[no-untyped-def]
     communicate = pm.communicate_with_process
     msg = "ping\n"
 

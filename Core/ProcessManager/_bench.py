@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import ctypes
 import os
@@ -31,7 +32,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 # -- the C floor ---------------------------------------------------------------
 
@@ -313,6 +314,26 @@ def print_table(rows: list[Row], out: Any) -> None:
             out.write(f"  {r.measure}: {r.note}\n")
 
 
+@contextlib.contextmanager
+def one_cpu() -> Iterator[int]:
+    """Run the calling thread, and the children it starts meanwhile (they
+    inherit its affinity), on the CPU it is on; restore its affinity after.
+
+    For exchanges of a few microseconds with a child: whether the kernel
+    wakes the child on the caller's CPU or on another one decides the
+    figure (on a 2-vCPU VM a wake-up across CPUs costs ~35 us, the whole
+    round trip ~5 us otherwise), and it decides it per child, for a whole
+    run.  On one CPU every contender pays the same."""
+    before = os.sched_getaffinity(0)
+    with open("/proc/thread-self/stat") as f:  # field 39: the CPU it last ran on
+        cpu = int(f.read().rsplit(")", 1)[1].split()[36])
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield cpu
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 # -- the measures -------------------------------------------------------------------
 
 def run_bench(floor: Optional[Floor], scale: float, out: Any) -> list[Row]:
@@ -379,45 +400,46 @@ def run_bench(floor: Optional[Floor], scale: float, out: Any) -> list[Row]:
     med = {k: statistics.median(v) / 1e9 if v else None for k, v in samples.items()}
     rows.append(Row("background start (sleep)", med["ours"] or 0.0, med["floor"], "Popen", med["Popen"]))
 
-    # message round trip with cat, in batches of 20 messages
+    # message round trip with cat, in batches of 20 messages, on one CPU (see one_cpu)
     step("message round trip")
-    batch = 20
-    r0 = execute_command(["/bin/cat"], mode=ExecutionMode.INTERACTIVE)
-    popen = subprocess.Popen(["/bin/cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
-    echo = floor.open_echo() if floor else None
-    try:
-        fin, fout = popen.stdin.fileno(), popen.stdout.fileno()  # type: ignore[union-attr]
+    with one_cpu():
+        batch = 20
+        r0 = execute_command(["/bin/cat"], mode=ExecutionMode.INTERACTIVE)
+        popen = subprocess.Popen(["/bin/cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+        echo = floor.open_echo() if floor else None
+        try:
+            fin, fout = popen.stdin.fileno(), popen.stdout.fileno()  # type: ignore[union-attr]
 
-        def pipes() -> None:
-            for _ in range(batch):
-                os.write(fin, b"ping\n")
-                d = os.read(fout, 65536)
-                while not d.endswith(b"\n"):
-                    d += os.read(fout, 65536)
+            def pipes() -> None:
+                for _ in range(batch):
+                    os.write(fin, b"ping\n")
+                    d = os.read(fout, 65536)
+                    while not d.endswith(b"\n"):
+                        d += os.read(fout, 65536)
 
-        pid0 = r0.pid
-        assert pid0 is not None
+            pid0 = r0.pid
+            assert pid0 is not None
 
-        def ours_rt() -> None:
-            for _ in range(batch):
-                communicate_with_process(pid0, "ping\n")
+            def ours_rt() -> None:
+                for _ in range(batch):
+                    communicate_with_process(pid0, "ping\n")
 
-        def ours_until() -> None:
-            for _ in range(batch):
-                communicate_with_process(pid0, "ping\n", until="\n")
+            def ours_until() -> None:
+                for _ in range(batch):
+                    communicate_with_process(pid0, "ping\n", until="\n")
 
-        c = {"ours": ours_rt, "ours until": ours_until, "os.read": pipes}
-        if echo:
-            c["floor"] = echo.roundtrip_fn(b"ping\n", batch)
-        m = interleaved(c, n(10), warmup=1, per_call=batch)
-    finally:
-        if echo:
-            echo.close()
-        popen.stdin.close()  # type: ignore[union-attr]
-        popen.wait()
-        if r0.pid is not None:
-            kill_process(r0.pid, force=True)
-        cleanup_finished_processes()
+            c = {"ours": ours_rt, "ours until": ours_until, "os.read": pipes}
+            if echo:
+                c["floor"] = echo.roundtrip_fn(b"ping\n", batch)
+            m = interleaved(c, n(10), warmup=1, per_call=batch)
+        finally:
+            if echo:
+                echo.close()
+            popen.stdin.close()  # type: ignore[union-attr]
+            popen.wait()
+            if r0.pid is not None:
+                kill_process(r0.pid, force=True)
+            cleanup_finished_processes()
     rows.append(Row("round trip with cat", m["ours"], m.get("floor"), "os.write/os.read", m["os.read"]))
     rows.append(Row("  same, until='\\n'", m["ours until"], m.get("floor"), "os.write/os.read",
                     m["os.read"]))
