@@ -304,21 +304,31 @@ cdef class Process:
     def read(self, int stream, unsigned long long offset=0, Py_ssize_t max_bytes=-1):
         if stream != PM_OUT and stream != PM_ERR:
             raise ValueError(f"stream must be OUT or ERR, not {stream!r}")
-        cdef uint64_t first = 0
+        cdef uint64_t first = offset
+        data = self._read_past(stream, offset, max_bytes, &first)
+        return data, first, (first - offset if first > offset else 0)
+
+    cdef bytes _read_past(self, int stream, uint64_t offset, Py_ssize_t max_bytes, uint64_t *first):
+        """Up to max_bytes (< 0: all) of what the stream holds past offset;
+        *first: the offset of its first byte (past offset when overwritten)."""
         cdef size_t n = pm_proc_available(self.p, stream, offset)
         if max_bytes >= 0 and n > <size_t>max_bytes:
             n = <size_t>max_bytes
         data = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>n)
-        cdef size_t got = pm_proc_read(self.p, stream, offset, PyBytes_AS_STRING(data), n, &first)
+        cdef size_t got = pm_proc_read(self.p, stream, offset, PyBytes_AS_STRING(data), n, first)
         if got != n:  # overwritten meanwhile: keep what was copied
             data = data[:got]
-        return data, first, (first - offset if first > offset else 0)
+        return data
+
+    cdef pm_stream_info _info(self, int stream) noexcept:
+        cdef pm_stream_info si
+        pm_proc_stream_info(self.p, stream, &si)
+        return si
 
     def stream_info(self, int stream):
         if stream != PM_OUT and stream != PM_ERR:
             raise ValueError(f"stream must be OUT or ERR, not {stream!r}")
-        cdef pm_stream_info si
-        pm_proc_stream_info(self.p, stream, &si)
+        cdef pm_stream_info si = self._info(stream)
         return si.end, si.dropped, si.lines, bool(si.eof)
 
     cdef bint _wait(self, int what, uint64_t out_off, uint64_t err_off, object timeout) except -1:
@@ -347,17 +357,6 @@ cdef class Process:
     def wait_eof(self, timeout=None):
         return self._wait(PM_WAIT_EOF, 0, 0, timeout)
 
-    cdef bytes _read_past(self, int stream, uint64_t offset, uint64_t *next_offset):
-        """What the stream holds past offset; *next_offset: the offset after it."""
-        cdef uint64_t first = offset
-        cdef size_t n = pm_proc_available(self.p, stream, offset)
-        data = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>n)
-        cdef size_t got = pm_proc_read(self.p, stream, offset, PyBytes_AS_STRING(data), n, &first)
-        if got != n:  # overwritten meanwhile: keep what was copied
-            data = data[:got]
-        next_offset[0] = first + got
-        return data
-
     def exchange(self, data, out_offset=None, err_offset=None, timeout=None):
         """One request/response step in one call (communicate's hot path).
         Write ``data`` (bytes, or None), then wait until stdout passes
@@ -370,18 +369,8 @@ cdef class Process:
         cdef bytes b = b"" if data is None else (data if type(data) is bytes else bytes(data))
         cdef const char *buf = PyBytes_AS_STRING(b)
         cdef size_t n = len(b)
-        cdef pm_stream_info si
-        cdef uint64_t o, e
-        if out_offset is None:
-            pm_proc_stream_info(self.p, PM_OUT, &si)
-            o = si.end
-        else:
-            o = <unsigned long long>out_offset
-        if err_offset is None:
-            pm_proc_stream_info(self.p, PM_ERR, &si)
-            e = si.end
-        else:
-            e = <unsigned long long>err_offset
+        cdef uint64_t o = self._info(PM_OUT).end if out_offset is None else <unsigned long long>out_offset
+        cdef uint64_t e = self._info(PM_ERR).end if err_offset is None else <unsigned long long>err_offset
         cdef _Waiting w = _Waiting(timeout)
         cdef int64_t until = w.slice_end()
         cdef int rc = 0
@@ -396,13 +385,10 @@ cdef class Process:
         if not ok and not w.expired():
             ok = self._wait_for(PM_WAIT_OUTPUT, o, e, w)
         # EOF first: if it was already there, the reads below get everything.
-        pm_proc_stream_info(self.p, PM_OUT, &si)
-        cdef bint eof = si.eof
-        pm_proc_stream_info(self.p, PM_ERR, &si)
-        eof = eof and si.eof
-        out = self._read_past(PM_OUT, o, &o)
-        err = self._read_past(PM_ERR, e, &e)
-        return ok, out, o, err, e, eof
+        cdef bint eof = self._info(PM_OUT).eof and self._info(PM_ERR).eof
+        out = self._read_past(PM_OUT, o, -1, &o)
+        err = self._read_past(PM_ERR, e, -1, &e)
+        return ok, out, o + len(out), err, e + len(err), eof
 
     def send_signal(self, int sig):
         return self._signal(sig, False)

@@ -46,8 +46,9 @@
 
 #define NEVER INT64_MAX
 #define NO_HEAP SIZE_MAX
-/* How long a stream stays muted after its poller left, for the next wait
- * (an exchange with a REPL) to find it so: see wait_direct. */
+/* How long what a poller polled stays out of the reactor after it left, for
+ * the next wait (an exchange with a REPL, a sliced wait) to find it so: see
+ * stop_polling. */
 #define MUTE_LEASE_NS 2000000
 /* How late the reactor may let go of a process a poller reaped (see kick_at). */
 #define LAZY_KICK_NS 5000000
@@ -628,10 +629,10 @@ static void mute(pm_proc *p, int k)
 static bool lease_muted(pm_proc *p, int64_t ns);
 
 /* Give the reactor back every muted descriptor the poller (if any) does
- * not poll.  Adding can fail (no
- * memory, or the user's epoll watches exhausted meanwhile): the descriptor
- * then stays muted and the reactor retries after a lease, so a child is
- * never left writing into a pipe nobody drains. */
+ * not poll.  Adding can fail (no memory, or the user's epoll watches
+ * exhausted meanwhile): the descriptor then stays muted and the reactor
+ * retries after a lease, so a child is never left writing into a pipe
+ * nobody drains. */
 static void unmute_all(pm_proc *p)
 {
     bool failed = false;
@@ -993,9 +994,9 @@ static void *reactor_main(void *unused)
         for (int i = 0; i < n; i++) {
             struct watch *w = evs[i].data.ptr;
             if (w == &eng.wake_watch || w == &eng.lazy_watch) {
+                int fd = w == &eng.wake_watch ? eng.evfd : eng.lazy_fd;
                 uint64_t count;
-                while (read(w == &eng.wake_watch ? eng.evfd : eng.lazy_fd, &count, sizeof count) < 0
-                       && errno == EINTR)
+                while (read(fd, &count, sizeof count) < 0 && errno == EINTR)
                     ;
                 if (w == &eng.lazy_watch) {
                     pthread_mutex_lock(&eng.lock);

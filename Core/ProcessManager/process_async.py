@@ -57,10 +57,7 @@ async def read_from_process_async(pid: int, timeout: Optional[float] = None, max
         return error
     try:
         seconds = check_timeout(timeout)
-        if max_lines is not None and (isinstance(max_lines, bool) or not isinstance(max_lines, int)
-                                      or max_lines < 1):
-            raise BadArgument(f"max_lines must be a positive int, got {max_lines!r}")
-        check_view(max_bytes, cursor)
+        check_view(max_lines, max_bytes, cursor)
     except BadArgument as exc:
         return failure(pid, str(exc))
     proc = record.process

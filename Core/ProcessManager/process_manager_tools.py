@@ -11,14 +11,13 @@ from typing import Any, Optional, Pattern, Union
 
 import psutil
 
-from . import _engine
 from ._agent import EXIT_DRAIN, wait_result, wait_target
 from ._command import BadArgument, check_timeout
 from ._lookup import check_pid, failure, managed
 from ._procstat import read_status
 from ._registry import ProcessRecord, Registry, default_registry, find
 from ._text import decode_prefix
-from .process_writer import encode_input, stdin_failure, write_record
+from .process_writer import encode_input, stdin_failure
 
 __all__ = [
     "get_active_processes", "get_process_status", "communicate_with_process",
@@ -191,7 +190,7 @@ def communicate_with_process(pid: int, data: Any = None, timeout: float = 5.0,
         return failure(pid, str(exc))
     proc = record.process
     if data is not None and not record.stdin_piped:
-        return write_record(record, payload)  # the failure that says why
+        return stdin_failure(record)
     written = len(payload)
     out = err = b""
     # None: the response is what comes after the end of each stream before the write.

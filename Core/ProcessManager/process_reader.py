@@ -161,16 +161,17 @@ def read_from_process(pid: int, timeout: Optional[float] = 0.0, max_lines: Optio
     try:
         seconds = check_timeout(timeout) if timeout is not None else None
         start = _check_offset(offset)
-        if max_lines is not None and (isinstance(max_lines, bool) or not isinstance(max_lines, int)
-                                      or max_lines < 1):
-            raise BadArgument(f"max_lines must be a positive int, got {max_lines!r}")
-        check_view(max_bytes, cursor)
+        check_view(max_lines, max_bytes, cursor)
     except BadArgument as exc:
         return failure(pid, str(exc))
     return read_record(record, seconds, max_lines, start, max_bytes, bool(strip_ansi), cursor)
 
 
-def check_view(max_bytes: object, cursor: object) -> None:
+def check_view(max_lines: object, max_bytes: object, cursor: object) -> None:
+    """BadArgument unless read_from_process's view arguments are valid."""
+    if max_lines is not None and (isinstance(max_lines, bool) or not isinstance(max_lines, int)
+                                  or max_lines < 1):
+        raise BadArgument(f"max_lines must be a positive int, got {max_lines!r}")
     if max_bytes is not None and (isinstance(max_bytes, bool) or not isinstance(max_bytes, int)
                                   or max_bytes < 1):
         raise BadArgument(f"max_bytes must be a positive int, got {max_bytes!r}")

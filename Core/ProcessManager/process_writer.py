@@ -29,9 +29,13 @@ def encode_input(record: ProcessRecord, data: object) -> bytes:
     raise BadArgument(f"data must be str or bytes, not {type(data).__name__}")
 
 
-def stdin_failure(record: ProcessRecord, exc: Exception) -> dict[str, Any]:
-    """The failure dict for an engine write that raised ``exc``."""
+def stdin_failure(record: ProcessRecord, exc: Optional[Exception] = None) -> dict[str, Any]:
+    """The failure dict saying why the stdin of ``record`` cannot be
+    written: not a pipe (exc None), or the engine's write raised ``exc``."""
     pid = record.pid
+    if exc is None:
+        return failure(pid, f"stdin of pid {pid} is not a pipe: start it with "
+                            "ExecutionMode.INTERACTIVE (or input_data) to write to it", bytes_written=0)
     if isinstance(exc, BrokenPipeError):
         why = "the process has exited" if record.process.exited else "the process closed its input"
         return failure(pid, f"stdin of pid {pid} is closed: {why}", bytes_written=0)
@@ -44,8 +48,7 @@ def write_record(record: ProcessRecord, payload: bytes, close: bool = False) -> 
     proc = record.process
     pid = record.pid
     if not record.stdin_piped:
-        return failure(pid, f"stdin of pid {pid} is not a pipe: start it with "
-                            "ExecutionMode.INTERACTIVE (or input_data) to write to it", bytes_written=0)
+        return stdin_failure(record)
     try:
         written = proc.write(payload) if payload else 0
     except (BrokenPipeError, ValueError) as exc:
