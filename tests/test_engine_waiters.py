@@ -7,6 +7,7 @@ left undrained, no descriptor leaked."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -91,12 +92,22 @@ def test_exit_wakes_a_waiter_on_output_while_a_descendant_holds_the_pipe(spawn: 
     # keeping the pipe open: whoever drains it (the poller or the reactor
     # reaping), the waiter must wake.  Repeated to shake out the races.
     for _ in range(30):
-        p = spawn(["sh", "-c", "sleep 30 <&- & printf x; exit 0"])
-        (ok, took) = waited(p.wait_output, 0, None, LONG_WAIT)
-        assert ok is True and took < PROMPT
-        assert p.read(E.OUT)[0] == b"x"
-        p.signal_group(9)
-        assert p.wait(LONG_WAIT)
+        p = spawn(["sh", "-c", "sleep 30 <&- & echo $!; exit 0"])  # the sleep's pid, last
+        try:
+            (ok, took) = waited(p.wait_output, 0, None, LONG_WAIT)
+            assert ok is True and took < PROMPT
+            out = p.read(E.OUT)[0]
+            while not out.endswith(b"\n"):
+                assert p.wait_output(len(out), None, LONG_WAIT)
+                out = p.read(E.OUT)[0]
+            assert out.strip().isdigit()
+            assert p.wait(LONG_WAIT)
+        finally:
+            # The shell is reaped: its group is no longer ours to signal, so
+            # the sleep is ended by the pid it gave.
+            out = p.read(E.OUT)[0]
+            if out.strip().isdigit():
+                os.kill(int(out), signal.SIGKILL)
 
 
 def test_output_after_a_direct_wait_is_still_drained(spawn: Spawner) -> None:
