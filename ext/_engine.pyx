@@ -11,7 +11,7 @@ from cpython.pythread cimport PyThread_get_thread_ident
 from libc.errno cimport errno, ENOTTY, EACCES, EBADF, EISDIR, EMFILE, ENAMETOOLONG, ENFILE, ENOENT, ENOEXEC, ENOMEM, ENOTDIR, EPERM, EPIPE, EAGAIN, E2BIG
 from libc.stdint cimport int64_t, uint64_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport strerror
+from libc.string cimport memchr, strerror
 
 from pm_engine cimport *
 from pm_ring cimport *
@@ -389,6 +389,54 @@ cdef class Process:
         out = self._read_past(PM_OUT, o, -1, &o)
         err = self._read_past(PM_ERR, e, -1, &e)
         return ok, out, o + len(out), err, e + len(err), eof
+
+    def converse(self, data, timeout=None):
+        """Write ``data`` (bytes, or None), then collect the response: what
+        each stream gains past its end before the write, until a complete
+        line has arrived (on either stream) and everything ready has been
+        read, both streams reach EOF, or the timeout.  Returns (out,
+        out_next, err, err_next, eof, timed_out); timed_out is False when a
+        line or EOF came first.  The loop of communicate_with_process,
+        compiled: one call per message.  Write errors raise as write()."""
+        cdef bytes b = b"" if data is None else (data if type(data) is bytes else bytes(data))
+        cdef const char *buf = PyBytes_AS_STRING(b)
+        cdef size_t n = len(b)
+        cdef uint64_t o = self._info(PM_OUT).end
+        cdef uint64_t e = self._info(PM_ERR).end
+        cdef _Waiting w = _Waiting(timeout)
+        cdef int64_t until = w.slice_end()
+        cdef int rc = 0
+        cdef bint ok = False
+        cdef bint line = False
+        cdef bint eof
+        cdef bytes out = b""
+        cdef bytes err = b""
+        cdef bytes chunk
+        with nogil:  # the write and the first slice of the wait in one go
+            if n > 0:
+                rc = pm_proc_write(self.p, buf, n)
+            if rc == 0:
+                ok = pm_proc_wait(self.p, PM_WAIT_OUTPUT, o, e, until)
+        if rc != 0:
+            _raise_write_error(rc)
+        while True:
+            if not ok:
+                ok = not w.expired() and self._wait_for(PM_WAIT_OUTPUT, o, e, w)
+            # EOF first: if it was already there, the reads below get everything.
+            eof = self._info(PM_OUT).eof and self._info(PM_ERR).eof
+            chunk = self._read_past(PM_OUT, o, -1, &o)
+            o += len(chunk)
+            line = line or memchr(PyBytes_AS_STRING(chunk), b'\n', len(chunk)) != NULL
+            out = chunk if not out else out + chunk
+            chunk = self._read_past(PM_ERR, e, -1, &e)
+            e += len(chunk)
+            line = line or memchr(PyBytes_AS_STRING(chunk), b'\n', len(chunk)) != NULL
+            err = chunk if not err else err + chunk
+            if line or eof:
+                return out, o, err, e, eof, False
+            if not ok:
+                return out, o, err, e, eof, True
+            ok = False
 
     def send_signal(self, int sig):
         return self._signal(sig, False)

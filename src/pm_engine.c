@@ -1640,6 +1640,24 @@ static void stop_polling(pm_proc *p)
         unmute_all(p);
 }
 
+/* p->lock held; a new output poller, before it sleeps: read what its pipes
+ * already hold.  A child that answers at once has often answered by now (on
+ * one CPU the write that woke it let it run first), and then one read
+ * replaces a ppoll() and a read.  Returns whether anything changed. */
+static bool read_ahead(pm_proc *p)
+{
+    bool news = false, only_output = true;
+    for (int k = W_OUT; k <= W_ERR; k++) {
+        if (p->polled[k] && drain(p, k, false)) {
+            news = true;
+            only_output = only_output && p->fd[k] >= 0;
+        }
+    }
+    if (news)
+        changed(p, only_output);
+    return news;
+}
+
 bool pm_proc_wait(pm_proc *p, int what, uint64_t out_off, uint64_t err_off, int64_t deadline_ns)
 {
     pthread_mutex_lock(&p->lock);
@@ -1648,6 +1666,8 @@ bool pm_proc_wait(pm_proc *p, int what, uint64_t out_off, uint64_t err_off, int6
         if (!polling && !p->poller) {
             p->poller = polling = true;
             start_polling(p, what, out_off, err_off);
+            if (what == PM_WAIT_OUTPUT && read_ahead(p))
+                continue;
         }
         bool waited;
         if (polling) {

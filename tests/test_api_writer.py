@@ -110,3 +110,48 @@ def test_interrupt_and_terminate() -> None:
     t = execute_command("sleep 30", mode=ExecutionMode.BACKGROUND)
     out = terminate_process(t.pid, force=False)
     assert out["success"] and out["return_code"] == -signal.SIGTERM
+
+
+CONVERSE_SERVER = ("import sys, time\nfor line in sys.stdin:\n"
+                   " line = line.strip()\n"
+                   " if line == 'err': print('on stderr', file=sys.stderr, flush=True)\n"
+                   " elif line == 'slow': print('partial', end='', flush=True); time.sleep(0.3); print(' READY', flush=True)\n"
+                   " elif line == 'quit': import os; os.close(1); os.close(2); time.sleep(30)\n"
+                   " elif line != 'mute': print('pong:' + line, flush=True)\n")
+
+
+@pytest.mark.parametrize("style", ["str + float timeout", "bytes + int timeout"])
+def test_communicate_paths_agree(style: str) -> None:
+    """The usual call (str data, float timeout) takes a short cut to the
+    compiled loop; any other goes the general way.  Both give the same
+    results, case by case."""
+    def talk(text: str, timeout: float) -> dict[str, object]:
+        if style.startswith("str"):
+            return communicate_with_process(pid, text, timeout=float(timeout))
+        return communicate_with_process(pid, text.encode(), timeout=int(timeout) or timeout)
+
+    r = execute_command([sys.executable, "-u", "-c", CONVERSE_SERVER], mode=ExecutionMode.INTERACTIVE)
+    pid = r.pid
+    assert r.success and pid
+    try:
+        reply = talk("ping\n", 10)
+        assert (reply["success"], reply["response"], reply["stdout"], reply["stderr"]) == (True, "pong:ping\n", "pong:ping\n", "")
+        assert (reply["bytes_written"], reply["timed_out"], reply["eof"], reply["matched"], reply["error"]) == (5, False, False, None, None)
+        assert reply["state"] == "running" and reply["pid"] == pid
+        assert read_from_process(pid)["stdout"] == "", "the cursor moved past the response"
+        err = talk("err\n", 10)
+        assert err["success"] and (err["stdout"], err["stderr"], err["response"]) == ("", "on stderr\n", "on stderr\n")
+        slow = talk("slow\n", 10)  # no line in the first write: the wait goes on for the rest
+        assert slow["success"] and slow["response"] == "partial READY\n" and not slow["timed_out"]
+        cut = talk("slow\n", 0.1)  # the line comes after the timeout: what came so far
+        assert cut["success"] and cut["response"] == "partial" and cut["timed_out"]
+        assert read_from_process(pid, timeout=10)["stdout"] == " READY\n"
+        silent = talk("mute\n", 0.1)
+        assert not silent["success"] and silent["timed_out"] and silent["error"] == "no response within 0.1 s"
+        gone = talk("quit\n", 10)
+        assert not gone["success"] and gone["eof"] and not gone["timed_out"]
+        assert gone["error"] == "the process closed its output without responding"
+    finally:
+        kill_process(pid, force=True)
+    ended = talk("late\n", 10)
+    assert not ended["success"] and ended["bytes_written"] == 0 and "closed" in ended["error"]

@@ -107,6 +107,12 @@ class Process:
         stream's end before the write), read both streams: (ok, out,
         out_next, err, err_next, eof).  One call per request/response."""
 
+    def converse(self, data: Optional[bytes], timeout: Optional[float] = None
+                 ) -> tuple[bytes, int, bytes, int, bool, bool]:
+        """Write data, then read the response until a complete line and
+        nothing more ready, EOF of both streams, or the timeout: (out,
+        out_next, err, err_next, eof, timed_out)."""
+
     def send_signal(self, sig: int) -> bool:
         """Signal the child itself through its pidfd.  False when it has
         already exited; never signals a recycled pid."""

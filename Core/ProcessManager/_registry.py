@@ -126,8 +126,8 @@ class Registry:
         self._sweep_above = max(size, self.max_finished) + size // 8
 
     def get(self, pid: int) -> Optional[ProcessRecord]:
-        with self._lock:
-            return self._records.get(pid)
+        # One dict look-up is atomic; the lock guards the multi-step changes.
+        return self._records.get(pid)
 
     def records(self) -> list[ProcessRecord]:
         with self._lock:
@@ -161,6 +161,8 @@ class Registry:
 
 _all_registries: "weakref.WeakSet[Registry]" = weakref.WeakSet()
 default_registry = Registry()
+# default_registry.get without the method call, for the per-message paths.
+find_default = default_registry._records.get
 
 
 def find(pid: int, registry: Optional[Registry] = None) -> Optional[ProcessRecord]:

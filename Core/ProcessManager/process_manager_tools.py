@@ -15,7 +15,7 @@ from ._agent import EXIT_DRAIN, wait_result, wait_target
 from ._command import BadArgument, check_timeout
 from ._lookup import check_pid, failure, managed
 from ._procstat import read_status
-from ._registry import ProcessRecord, Registry, default_registry, find
+from ._registry import ProcessRecord, Registry, default_registry, find, find_default
 from ._text import decode_prefix
 from .process_writer import encode_input, stdin_failure
 
@@ -171,14 +171,25 @@ def communicate_with_process(pid: int, data: Any = None, timeout: float = 5.0,
     read_from_process does not return it again.  Returns ``response``
     (stdout then stderr), ``stdout``, ``stderr``, ``bytes_written``,
     ``matched``, ``timed_out``, ``success`` and ``error``."""
+    # The usual call (a str to a process of the default registry, a float
+    # timeout, no until or settle) goes straight to the compiled loop: this
+    # is the cost of every message of a conversation.
+    if (until is None and settle is SETTLE and _registry is None and type(data) is str
+            and type(timeout) is float and 0.0 <= timeout < math.inf and type(pid) is int):
+        record = find_default(pid)
+        if record is not None and record.stdin_piped:
+            payload = data.encode(record.encoding)
+            try:
+                reply = record.process.converse(payload, timeout)
+            except (BrokenPipeError, ValueError) as exc:
+                return stdin_failure(record, exc)
+            return _response(record, len(payload), timeout, None, False, *reply)
     record, error = managed(pid, "communicate with it", _registry)
     if record is None:
         assert error is not None
         return error
     try:
-        # The usual arguments take short cuts: this is the cost of every
-        # message of a conversation.
-        seconds = timeout if type(timeout) is float and 0.0 <= timeout < math.inf else check_timeout(timeout)
+        seconds = check_timeout(timeout)
         settle_s = 0.0 if settle is SETTLE else check_timeout(settle, "settle") or 0.0
         pattern = None if until is None else re.compile(until) if isinstance(until, str) else until
         if pattern is not None and not isinstance(pattern, re.Pattern):
@@ -188,57 +199,77 @@ def communicate_with_process(pid: int, data: Any = None, timeout: float = 5.0,
         return failure(pid, f"invalid until pattern: {exc}")
     except BadArgument as exc:
         return failure(pid, str(exc))
-    proc = record.process
     if data is not None and not record.stdin_piped:
         return stdin_failure(record)
-    written = len(payload)
+    try:
+        if pattern is None and not settle_s:
+            matched, reply = False, record.process.converse(payload, seconds)
+        else:
+            matched, reply = _converse_until(record, payload, seconds, pattern, settle_s)
+    except (BrokenPipeError, ValueError) as exc:
+        return stdin_failure(record, exc)
+    return _response(record, len(payload), seconds, pattern, matched, *reply)
+
+
+def _converse_until(record: ProcessRecord, payload: bytes, seconds: Optional[float],
+                    pattern: Optional[Pattern[str]], settle_s: float
+                    ) -> tuple[bool, tuple[bytes, int, bytes, int, bool, bool]]:
+    """Process.converse with an ``until`` pattern or a settle time:
+    (matched, converse's tuple)."""
+    proc = record.process
+    encoding = record.encoding
     out = err = b""
     # None: the response is what comes after the end of each stream before the write.
     out_at: Optional[int] = None
     err_at: Optional[int] = None
     deadline = None if seconds is None else time.monotonic() + seconds
     left = seconds
-    matched = timed_out = has_line = False
-    encoding = record.encoding
+    has_line = False
     while True:
-        try:
-            _ok, chunk_out, out_at, chunk_err, err_at, eof = proc.exchange(payload, out_at, err_at, left)
-        except (BrokenPipeError, ValueError) as exc:
-            return stdin_failure(record, exc)
+        _ok, chunk_out, out_at, chunk_err, err_at, eof = proc.exchange(payload, out_at, err_at, left)
         payload = b""
         out += chunk_out
         err += chunk_err
         has_line = has_line or b"\n" in chunk_out or b"\n" in chunk_err
         if pattern is not None:
             if pattern.search(decode_prefix(out, encoding, eof)[0] + decode_prefix(err, encoding, eof)[0]):
-                matched = True
-                break
-        elif has_line and not (settle_s and proc.wait_output(out_at, err_at, settle_s)):
-            break  # a complete line, and nothing more (within settle)
+                return True, (out, out_at, err, err_at, eof, False)
+        elif has_line and not proc.wait_output(out_at, err_at, settle_s):
+            break  # a complete line, and nothing more within settle
         if eof:
             break
         left = None if deadline is None else deadline - time.monotonic()
         if left is not None and left <= 0:
-            timed_out = True
-            break
+            return False, (out, out_at, err, err_at, eof, True)
+    return False, (out, out_at, err, err_at, eof, False)
+
+
+def _response(record: ProcessRecord, written: int, seconds: Optional[float],
+              pattern: Optional[Pattern[str]], matched: bool, out: bytes, out_at: int,
+              err: bytes, err_at: int, eof: bool, timed_out: bool) -> dict[str, Any]:
+    """communicate_with_process's result; moves the read cursors past the response."""
     with record.lock:
-        record.out_cursor = max(record.out_cursor, out_at)
-        record.err_cursor = max(record.err_cursor, err_at)
+        if out_at > record.out_cursor:
+            record.out_cursor = out_at
+        if err_at > record.err_cursor:
+            record.err_cursor = err_at
+    encoding = record.encoding
     stdout = decode_prefix(out, encoding, eof)[0] if out else ""
     stderr = decode_prefix(err, encoding, eof)[0] if err else ""
-    got = bool(stdout or stderr)
     if pattern is not None and not matched:
-        error_text: Optional[str] = f"pattern {pattern.pattern!r} not seen" + (
+        error: Optional[str] = f"pattern {pattern.pattern!r} not seen" + (
             f" within {seconds:g} s" if timed_out and seconds is not None else " before end of output")
-    elif not got and timed_out and seconds is not None:
-        error_text = f"no response within {seconds:g} s"
-    elif not got and eof:
-        error_text = "the process closed its output without responding"
+    elif stdout or stderr:
+        error = None
+    elif timed_out and seconds is not None:
+        error = f"no response within {seconds:g} s"
+    elif eof:
+        error = "the process closed its output without responding"
     else:
-        error_text = None
+        error = None
     return {
-        "success": error_text is None,
-        "pid": pid,
+        "success": error is None,
+        "pid": record.pid,
         "bytes_written": written,
         "response": stdout + stderr,
         "stdout": stdout,
@@ -247,7 +278,7 @@ def communicate_with_process(pid: int, data: Any = None, timeout: float = 5.0,
         "timed_out": timed_out,
         "eof": eof,
         "state": record.state,
-        "error": error_text,
+        "error": error,
     }
 
 
