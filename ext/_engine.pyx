@@ -357,6 +357,19 @@ cdef class Process:
     def wait_eof(self, timeout=None):
         return self._wait(PM_WAIT_EOF, 0, 0, timeout)
 
+    cdef bint _send(self, data, uint64_t out_off, uint64_t err_off) except -1:
+        """Write data (bytes or None), then whether stdout already passed
+        out_off or stderr err_off.  The GIL stays held: the write never
+        blocks (what the pipe cannot take is queued) and neither does the
+        poll, so a child that answers at once costs no GIL hand-over."""
+        cdef bytes b = b"" if data is None else (data if type(data) is bytes else bytes(data))
+        cdef int rc
+        if len(b) > 0:
+            rc = pm_proc_write(self.p, PyBytes_AS_STRING(b), len(b))
+            if rc != 0:
+                _raise_write_error(rc)
+        return pm_proc_poll_output(self.p, out_off, err_off)
+
     def exchange(self, data, out_offset=None, err_offset=None, timeout=None):
         """One request/response step in one call (communicate's hot path).
         Write ``data`` (bytes, or None), then wait until stdout passes
@@ -366,24 +379,12 @@ cdef class Process:
         err are what each stream holds past its offset, out_next and
         err_next the offsets after them; eof is whether both streams had
         reached EOF before they were read.  Write errors raise as write()."""
-        cdef bytes b = b"" if data is None else (data if type(data) is bytes else bytes(data))
-        cdef const char *buf = PyBytes_AS_STRING(b)
-        cdef size_t n = len(b)
+        _seconds_to_ns(timeout, "timeout")  # checked before anything is written
         cdef uint64_t o = self._info(PM_OUT).end if out_offset is None else <unsigned long long>out_offset
         cdef uint64_t e = self._info(PM_ERR).end if err_offset is None else <unsigned long long>err_offset
-        cdef _Waiting w = _Waiting(timeout)
-        cdef int64_t until = w.slice_end()
-        cdef int rc = 0
-        cdef bint ok = False
-        with nogil:  # the write and the first slice of the wait in one go
-            if n > 0:
-                rc = pm_proc_write(self.p, buf, n)
-            if rc == 0:
-                ok = pm_proc_wait(self.p, PM_WAIT_OUTPUT, o, e, until)
-        if rc != 0:
-            _raise_write_error(rc)
-        if not ok and not w.expired():
-            ok = self._wait_for(PM_WAIT_OUTPUT, o, e, w)
+        cdef bint ok = self._send(data, o, e)
+        if not ok:
+            ok = self._wait_for(PM_WAIT_OUTPUT, o, e, _Waiting(timeout))
         # EOF first: if it was already there, the reads below get everything.
         cdef bint eof = self._info(PM_OUT).eof and self._info(PM_ERR).eof
         out = self._read_past(PM_OUT, o, -1, &o)
@@ -398,29 +399,20 @@ cdef class Process:
         out_next, err, err_next, eof, timed_out); timed_out is False when a
         line or EOF came first.  The loop of communicate_with_process,
         compiled: one call per message.  Write errors raise as write()."""
-        cdef bytes b = b"" if data is None else (data if type(data) is bytes else bytes(data))
-        cdef const char *buf = PyBytes_AS_STRING(b)
-        cdef size_t n = len(b)
+        _seconds_to_ns(timeout, "timeout")  # checked before anything is written
         cdef uint64_t o = self._info(PM_OUT).end
         cdef uint64_t e = self._info(PM_ERR).end
-        cdef _Waiting w = _Waiting(timeout)
-        cdef int64_t until = w.slice_end()
-        cdef int rc = 0
-        cdef bint ok = False
+        cdef bint ok = self._send(data, o, e)
+        cdef _Waiting w = None
         cdef bint line = False
         cdef bint eof
         cdef bytes out = b""
         cdef bytes err = b""
         cdef bytes chunk
-        with nogil:  # the write and the first slice of the wait in one go
-            if n > 0:
-                rc = pm_proc_write(self.p, buf, n)
-            if rc == 0:
-                ok = pm_proc_wait(self.p, PM_WAIT_OUTPUT, o, e, until)
-        if rc != 0:
-            _raise_write_error(rc)
         while True:
             if not ok:
+                if w is None:
+                    w = _Waiting(timeout)
                 ok = not w.expired() and self._wait_for(PM_WAIT_OUTPUT, o, e, w)
             # EOF first: if it was already there, the reads below get everything.
             eof = self._info(PM_OUT).eof and self._info(PM_ERR).eof

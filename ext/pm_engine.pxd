@@ -64,6 +64,7 @@ cdef extern from "pm_engine.h" nogil:
     size_t pm_proc_available(pm_proc *p, int stream, uint64_t frm)
     size_t pm_proc_read(pm_proc *p, int stream, uint64_t frm, void *dst, size_t cap, uint64_t *first)
     bint pm_proc_wait(pm_proc *p, int what, uint64_t out_off, uint64_t err_off, int64_t deadline_ns)
+    bint pm_proc_poll_output(pm_proc *p, uint64_t out_off, uint64_t err_off)
     int pm_proc_signal(pm_proc *p, int sig, bint group)
     int pm_proc_terminate(pm_proc *p, int64_t grace_ns, bint group)
     void pm_proc_set_timeout(pm_proc *p, int64_t timeout_ns, int64_t grace_ns)

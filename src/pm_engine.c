@@ -1688,6 +1688,20 @@ bool pm_proc_wait(pm_proc *p, int what, uint64_t out_off, uint64_t err_off, int6
     return ok;
 }
 
+bool pm_proc_poll_output(pm_proc *p, uint64_t out_off, uint64_t err_off)
+{
+    pthread_mutex_lock(&p->lock);
+    bool ok = condition_holds(p, PM_WAIT_OUTPUT, out_off, err_off);
+    if (!ok && !p->poller) {
+        p->poller = true;
+        start_polling(p, PM_WAIT_OUTPUT, out_off, err_off);
+        ok = read_ahead(p) && condition_holds(p, PM_WAIT_OUTPUT, out_off, err_off);
+        stop_polling(p);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return ok;
+}
+
 int pm_proc_signal(pm_proc *p, int sig, bool group)
 {
     pthread_mutex_lock(&p->lock);

@@ -77,6 +77,10 @@ enum { PM_WAIT_EXIT = 1, PM_WAIT_OUTPUT = 2, PM_WAIT_EOF = 3 };
  * PM_WAIT_OUTPUT: a watched stream passed its offset, or every watched
  * stream reached EOF (or is closed). */
 bool pm_proc_wait(pm_proc *p, int what, uint64_t out_off, uint64_t err_off, int64_t deadline_ns);
+/* PM_WAIT_OUTPUT's condition now, after reading what the pipes already
+ * hold (unless another thread polls them).  Never sleeps: callers may hold
+ * the GIL. */
+bool pm_proc_poll_output(pm_proc *p, uint64_t out_off, uint64_t err_off);
 
 /* 1 sent, 0 the child has already exited, -errno on failure. */
 int pm_proc_signal(pm_proc *p, int sig, bool group);

@@ -61,6 +61,48 @@ def test_exchange_write_errors_raise_like_write(spawn: Spawner) -> None:
         dead.exchange(b"x", None, None, 1)
 
 
+def test_converse_collects_until_a_line_then_stops(spawn: Spawner) -> None:
+    # "go": the answer comes in two writes 0.2 s apart, the first without a
+    # line.  "stall": half an answer, the rest only after the next input.
+    p = spawn([PY, "-u", "-c", "import sys, time\nfor l in sys.stdin:\n"
+               " print('half', end='', flush=True)\n"
+               " if l == 'stall\\n': sys.stdin.readline()\n"
+               " else: time.sleep(0.2)\n"
+               " print(' whole', flush=True); print('late', file=sys.stderr, flush=True)"], stdin=E.PIPE)
+    out, o, err, e, eof, timed_out = p.converse(b"go\n", LONG_WAIT)
+    assert (out, o, eof, timed_out) == (b"half whole\n", 11, False, False)
+    assert err in (b"", b"late\n") and e == len(err)
+    assert p.wait_output(None, 0, LONG_WAIT)
+    # A timeout before any line: what came so far, timed_out.
+    out, o, err, e, eof, timed_out = p.converse(b"stall\n", 0.2)
+    assert (out, o, err, eof, timed_out) == (b"half", 15, b"", False, True)
+    out, o, err, e, eof, timed_out = p.converse(b"\n", LONG_WAIT)
+    assert (out, o, eof, timed_out) == (b" whole\n", 22, False, False)
+    assert p.wait_output(None, 5, LONG_WAIT)
+    # Nothing to write and nothing coming: timeout 0 answers at once.
+    (out, _o, _err, _e, eof, timed_out), took = waited(p.converse, None, 0)
+    assert timed_out and out == b"" and took < PROMPT
+    p.close_stdin()
+    out, _o, _err, _e, eof, timed_out = p.converse(None, LONG_WAIT)
+    assert eof and not timed_out and out == b""
+
+
+def test_converse_checks_its_timeout_before_writing(spawn: Spawner) -> None:
+    p = spawn(["cat"], stdin=E.PIPE)
+    for bad in (-1, float("nan"), "soon"):
+        with pytest.raises((ValueError, TypeError)):
+            p.converse(b"never\n", bad)
+        with pytest.raises((ValueError, TypeError)):
+            p.exchange(b"never\n", None, None, bad)
+    assert p.converse(b"x\n", LONG_WAIT)[0] == b"x\n", "nothing was written before"
+    with pytest.raises(ValueError):
+        spawn(["true"]).converse(b"x", 1)
+    dead = spawn(["true"], stdin=E.PIPE)
+    assert dead.wait(LONG_WAIT)
+    with pytest.raises(BrokenPipeError):
+        dead.converse(b"x", 1)
+
+
 def test_every_waiter_wakes_while_one_polls(spawn: Spawner) -> None:
     p = spawn(["cat"], stdin=E.PIPE)
     woke: list[bool] = []

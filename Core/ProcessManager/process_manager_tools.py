@@ -183,7 +183,7 @@ def communicate_with_process(pid: int, data: Any = None, timeout: float = 5.0,
                 reply = record.process.converse(payload, timeout)
             except (BrokenPipeError, ValueError) as exc:
                 return stdin_failure(record, exc)
-            return _response(record, len(payload), timeout, None, False, *reply)
+            return _response(record, len(payload), timeout, None, False, reply)
     record, error = managed(pid, "communicate with it", _registry)
     if record is None:
         assert error is not None
@@ -208,7 +208,7 @@ def communicate_with_process(pid: int, data: Any = None, timeout: float = 5.0,
             matched, reply = _converse_until(record, payload, seconds, pattern, settle_s)
     except (BrokenPipeError, ValueError) as exc:
         return stdin_failure(record, exc)
-    return _response(record, len(payload), seconds, pattern, matched, *reply)
+    return _response(record, len(payload), seconds, pattern, matched, reply)
 
 
 def _converse_until(record: ProcessRecord, payload: bytes, seconds: Optional[float],
@@ -245,17 +245,23 @@ def _converse_until(record: ProcessRecord, payload: bytes, seconds: Optional[flo
 
 
 def _response(record: ProcessRecord, written: int, seconds: Optional[float],
-              pattern: Optional[Pattern[str]], matched: bool, out: bytes, out_at: int,
-              err: bytes, err_at: int, eof: bool, timed_out: bool) -> dict[str, Any]:
-    """communicate_with_process's result; moves the read cursors past the response."""
+              pattern: Optional[Pattern[str]], matched: bool,
+              reply: tuple[bytes, int, bytes, int, bool, bool]) -> dict[str, Any]:
+    """communicate_with_process's result from converse's ``reply``; moves
+    the read cursors past the response."""
+    out, out_at, err, err_at, eof, timed_out = reply
     with record.lock:
         if out_at > record.out_cursor:
             record.out_cursor = out_at
         if err_at > record.err_cursor:
             record.err_cursor = err_at
     encoding = record.encoding
-    stdout = decode_prefix(out, encoding, eof)[0] if out else ""
-    stderr = decode_prefix(err, encoding, eof)[0] if err else ""
+    try:  # strict decoding succeeds when the text is whole, the usual case
+        stdout = out.decode(encoding)
+        stderr = err.decode(encoding)
+    except UnicodeDecodeError:
+        stdout = decode_prefix(out, encoding, eof)[0]
+        stderr = decode_prefix(err, encoding, eof)[0]
     if pattern is not None and not matched:
         error: Optional[str] = f"pattern {pattern.pattern!r} not seen" + (
             f" within {seconds:g} s" if timed_out and seconds is not None else " before end of output")
