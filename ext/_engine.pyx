@@ -494,7 +494,7 @@ def spawn(argv, *, env=None, cwd=None, int stdin=PM_DEVNULL, int stdout=PM_PIPE,
           int stderr=PM_PIPE, bint new_session=False, timeout=None, grace=0.2,
           Py_ssize_t capacity=DEFAULT_CAPACITY, bint growing=False,
           unsigned long long tag=0, notify=False, bint pty=False, rows=24, cols=80,
-          limits=None):
+          limits=None, bint waited=False):
     """Start argv; see _engine.pyi."""
     if isinstance(argv, (bytes, str)) or not hasattr(argv, "__len__"):
         raise TypeError("argv must be a sequence of bytes")
@@ -551,6 +551,7 @@ def spawn(argv, *, env=None, cwd=None, int stdin=PM_DEVNULL, int stdout=PM_PIPE,
         o.grace_ns = 0
     o.ring_limit = 0 if growing else (<size_t>capacity if capacity > 0 else DEFAULT_CAPACITY)
     o.tag = tag
+    o.waited = waited
     o.channel = NULL
     if isinstance(notify, NoticeChannel):
         o.channel = (<NoticeChannel>notify).ch

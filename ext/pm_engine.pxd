@@ -25,6 +25,7 @@ cdef extern from "pm_engine.h" nogil:
         size_t ring_limit
         uint64_t tag
         pm_channel *channel
+        bint waited
 
     ctypedef struct pm_status:
         pid_t pid

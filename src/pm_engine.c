@@ -1243,13 +1243,25 @@ int pm_start(const pm_start_opts *o, pm_proc **out, pm_spawn_error *e)
     eng.active++;
     eng.spawned++;
     p->active = true;
-    bool earliest = false;
-    if (o->timeout_ns >= 0 && !p->reaped) {
+    /* A caller that waits at once (a blocking run) polls the pipes and the
+     * pidfd itself: they start muted, as a poller leaves them, rather than
+     * being added to epoll only for its wait to take them out again.  If
+     * no waiter comes, the reactor adds them when the lease ends. */
+    bool start_muted = o->waited && !p->reaped;
+    if (o->timeout_ns >= 0 && !p->reaped)
         p->timeout_at = p->start_ns + o->timeout_ns;
-        if (heap_update(p) == 0)
-            earliest = p->heap_index == 0;
-        else
-            p->timeout_at = NEVER;
+    if (start_muted)
+        p->unmute_at = pm_now_ns() + MUTE_LEASE_NS;
+    bool earliest = false;
+    if (deadline_of(p) != NEVER) {
+        if (heap_update(p) == 0) {
+            /* A timeout must be on time; the lease can wait for the lazy
+             * timer (below): its waiter is on its way. */
+            earliest = p->timeout_at < eng.reactor_wakes_at;
+        } else {
+            p->timeout_at = p->unmute_at = NEVER;
+            start_muted = false;
+        }
     }
     pthread_mutex_unlock(&eng.lock);
     int kinds[] = { W_OUT, W_ERR, W_PID };
@@ -1257,6 +1269,10 @@ int pm_start(const pm_start_opts *o, pm_proc **out, pm_spawn_error *e)
         int k = kinds[i];
         if (p->fd[k] < 0)
             continue;
+        if (start_muted) {
+            p->muted[k] = true;
+            continue;
+        }
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &p->watch[k] };
         if (epoll_ctl(eng.epfd, EPOLL_CTL_ADD, p->fd[k], &ev) != 0) {
             /* Out of epoll watches (ENOSPC) or memory: we cannot watch this
@@ -1285,6 +1301,8 @@ int pm_start(const pm_start_opts *o, pm_proc **out, pm_spawn_error *e)
     pthread_mutex_unlock(&p->lock);
     if (c.gone)
         kick(p); /* gone already: the reactor lets go once its pipes are drained */
+    else if (start_muted)
+        kick_lazily(p); /* the reactor wakes for the lease within LAZY_KICK_NS */
     if (o->channel != NULL)
         (void)pm_proc_subscribe(p, o->channel, o->tag, true); /* a free slot: cannot fail */
     if (earliest)
@@ -1634,6 +1652,13 @@ static void stop_polling(pm_proc *p)
 {
     p->poller = false;
     memset(p->polled, 0, sizeof p->polled);
+    if (p->reaped && p->unmute_at != NEVER) {
+        /* A lease (a waited spawn's) would only wake the reactor for nothing. */
+        pthread_mutex_lock(&eng.lock);
+        p->unmute_at = NEVER;
+        (void)heap_update(p); /* a removal or a move down: no allocation */
+        pthread_mutex_unlock(&eng.lock);
+    }
     if (!p->muted[W_OUT] && !p->muted[W_ERR] && !p->muted[W_PID])
         return;
     if (p->reaped || p->sleepers > 0 || !lease_muted(p, MUTE_LEASE_NS))

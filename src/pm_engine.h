@@ -27,6 +27,7 @@ typedef struct pm_start_opts {
     size_t ring_limit;    /* bytes kept per stream, 0: unbounded */
     uint64_t tag;         /* what the channel reports for this process */
     pm_channel *channel;  /* NULL, or a channel to subscribe to at once */
+    bool waited;          /* the caller waits for the exit at once (see pm_start) */
 } pm_start_opts;
 
 /* Start a child under the reactor (started on first use).  On success *out

@@ -56,8 +56,8 @@ static int make_pipe(int *parent_end, int *child_end, bool parent_reads)
     if (fds[0] < 0 || fds[1] < 0)
         goto fail;
     int p = parent_reads ? fds[0] : fds[1];
-    int flags = fcntl(p, F_GETFL);
-    if (flags < 0 || fcntl(p, F_SETFL, flags | O_NONBLOCK) != 0)
+    /* A new pipe has no other status flag to keep: no F_GETFL needed. */
+    if (fcntl(p, F_SETFL, O_NONBLOCK) != 0)
         goto fail;
     *parent_end = p;
     *child_end = parent_reads ? fds[1] : fds[0];

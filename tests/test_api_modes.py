@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import threading
+import time
 from typing import Callable
 
 import pytest
 
 from Core.ProcessManager import (ExecutionMode, ExecutionResult, execute_command, get_active_processes,
-                                 kill_process, read_from_process, wait_for_process, write_to_process)
+                                 kill_process, read_from_process, wait_for_process, wait_for_process_async,
+                                 write_to_process)
 
 
 class Collector:
@@ -169,6 +172,39 @@ def test_blocking_with_callbacks_returns_after_on_complete() -> None:
     assert col.done.is_set(), "on_complete ran before the blocking call returned"
     assert r.stdout == "one\n" and r.stderr == "two\n"
     assert col.texts("out") == ["one\n"] and col.texts("err") == ["two\n"]
+
+
+@pytest.mark.parametrize("how", ["sync", "async"])
+def test_wait_for_process_returns_after_the_callbacks(how: str) -> None:
+    """Once wait_for_process says finished, every output callback has run
+    and so has on_complete (the dispatcher thread may lag behind the exit:
+    here a slow callback makes it)."""
+    col = Collector()
+
+    def slow(text: str) -> None:
+        time.sleep(0.3)
+        col.out(text)
+
+    r = execute_command([sys.executable, "-c", "print('a'); print('b')"], mode=ExecutionMode.MONITORED,
+                        on_output=slow, on_complete=col.complete)
+    if how == "sync":
+        done = wait_for_process(r.pid, timeout=20)
+    else:
+        done = asyncio.run(wait_for_process_async(r.pid, timeout=20))
+    assert done["finished"] and done["stdout"] == "a\nb\n"
+    assert col.done.is_set(), "on_complete ran before wait_for_process returned"
+    assert "".join(col.texts("out")) == "a\nb\n"
+
+
+def test_wait_for_process_timeout_bounds_the_wait_for_callbacks() -> None:
+    release = threading.Event()
+    r = execute_command("echo x", mode=ExecutionMode.MONITORED, on_output=lambda t: release.wait(20))
+    try:
+        start = time.monotonic()
+        done = wait_for_process(r.pid, timeout=1)
+        assert done["finished"] and time.monotonic() - start < 10
+    finally:
+        release.set()
 
 
 def test_blocking_call_from_inside_a_callback_does_not_deadlock() -> None:

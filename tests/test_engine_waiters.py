@@ -249,3 +249,27 @@ def test_processes_reaped_by_a_waiter_are_let_go_of(spawn: Spawner) -> None:
     spawn.end_all()
     del procs, p
     assert eventually(lambda: E.stats()["live"] == base["live"])
+
+
+def test_a_waited_spawn_whose_waiter_never_comes_is_taken_over_by_the_reactor(spawn: Spawner) -> None:
+    # waited=True starts the pipes and pidfd muted for a wait that is to
+    # come at once.  Without one, the reactor takes them after the lease:
+    # the child (which writes far more than a pipe holds) is drained and
+    # reaped all the same.  exited and stream_info never poll themselves.
+    size = 4 << 20
+    p = spawn(["head", "-c", str(size), "/dev/zero"], growing=True, waited=True)
+    assert eventually(lambda: p.exited and p.stream_info(E.OUT)[0] == size, within=LONG_WAIT)
+    assert p.returncode == 0
+
+
+def test_a_waited_spawn_gives_the_same_results(spawn: Spawner) -> None:
+    for waited in (False, True):
+        p = spawn(["sh", "-c", "echo out; echo err >&2; exit 3"], growing=True, waited=waited)
+        assert p.wait(LONG_WAIT) and p.wait_eof(LONG_WAIT)
+        assert (p.returncode, p.read(E.OUT, 0)[0], p.read(E.ERR, 0)[0]) == (3, b"out\n", b"err\n")
+
+
+def test_a_waited_spawn_keeps_its_timeout(spawn: Spawner) -> None:
+    p = spawn(["sleep", "30"], waited=True, timeout=0.2, grace=0.1)
+    (ended, took) = waited(p.wait, LONG_WAIT)
+    assert ended and p.timed_out and took < PROMPT

@@ -117,6 +117,17 @@ class Dispatcher:
             w.completions.append(completion)
             return True
 
+    def settle(self, proc: _engine.Process, timeout: Optional[float]) -> None:
+        """Wait until the callbacks of ``proc`` (its last output,
+        on_complete) have run, up to ``timeout`` seconds (None: no limit).
+        At once when it has no watcher, or from a callback itself."""
+        if self.in_dispatcher():
+            return
+        with self._lock:
+            w = self._watchers.get(proc.tag)
+        if w is not None and w.process is proc:
+            w.done.wait(timeout)
+
     def in_dispatcher(self) -> bool:
         return self._thread is not None and threading.current_thread() is self._thread
 

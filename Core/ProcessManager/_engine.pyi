@@ -168,6 +168,9 @@ def spawn(
                                # resource limits by name (LIMITS), value or (soft, hard),
                                # None/-1 unlimited: in force before the program's first
                                # instruction (through the _pm_limits helper; ~0.4 ms more)
+    waited: bool = False,      # the caller waits for the exit at once (a blocking run):
+                               # the pipes and pidfd start muted for its wait, and the
+                               # reactor takes them after a 2 ms lease if it does not
 ) -> Process:
     """Start argv[0] (searched in PATH of ``env``, or of os.environ when env
     is None, when it has no slash).  Raises SpawnError on failure."""

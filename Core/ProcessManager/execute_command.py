@@ -235,7 +235,8 @@ class CommandExecutor:
             return ExecutionResult(success=False, command=_display(command), error=str(exc))
         started = self._start(command, mode, cwd, env, timeout, input_data, on_output, on_error,
                               on_complete, shell, extra_env, encoding, detach, buffer_size, None,
-                              pty=pty, rows=rows, cols=cols, limits=limits, clean_env=clean_env)
+                              pty=pty, rows=rows, cols=cols, limits=limits, clean_env=clean_env,
+                              waited=True)
         if isinstance(started, ExecutionResult):
             return started
         record, watcher, launch = started
@@ -333,10 +334,11 @@ class CommandExecutor:
                on_output: Any, on_error: Any, on_complete: Any, shell: Any, extra_env: Any,
                encoding: Any, detach: Any, buffer_size: Any,
                completion: Optional[ResultCallback], *, pty: Any = False, rows: Any = 24, cols: Any = 80,
-               limits: Any = None, clean_env: Any = None
+               limits: Any = None, clean_env: Any = None, waited: bool = False
                ) -> ExecutionResult | tuple[ProcessRecord, Optional[Watcher], Optional[ExecutionResult]]:
         """Validate and spawn.  A failed ExecutionResult, or (record, watcher,
-        "started" result, None for BLOCKING)."""
+        "started" result, None for BLOCKING).  waited: this thread waits
+        for a BLOCKING process at once (the engine's spawn(waited=True))."""
         try:
             exec_mode = _check_mode(mode)
         except BadArgument as exc:
@@ -377,6 +379,8 @@ class CommandExecutor:
         spawn_kwargs: dict[str, Any] = {}
         if exec_mode is ExecutionMode.BLOCKING:
             spawn_kwargs["growing"] = True
+            if waited:
+                spawn_kwargs["waited"] = True
         if stdin_piped:
             spawn_kwargs["stdin"] = _engine.PIPE
         if env_list is not None:

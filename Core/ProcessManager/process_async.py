@@ -20,8 +20,10 @@ from typing import Any, Optional
 from . import _aio, _engine
 from ._agent import EXIT_DRAIN, wait_result, wait_target
 from ._command import BadArgument, check_timeout
+from ._dispatch import dispatcher
 from ._lookup import failure, managed
 from ._registry import Registry
+from ._types import ExecutionResult
 from .expect import ExpectResult, Patterns, prepare, scan, timeout_result
 from .process_reader import check_view, cursor_offsets, read_record
 
@@ -37,10 +39,32 @@ async def wait_for_process_async(pid: int, timeout: Optional[float] = None, *,
         return target
     record, seconds = target
     proc = record.process
+    deadline = None if seconds is None else time.monotonic() + seconds
     exited = await _aio.wait(proc, lambda: proc.exited, seconds)
     if exited:
         await _aio.wait(proc, lambda: _aio._all_eof(proc), EXIT_DRAIN)
+        await _callbacks_settled(proc, None if deadline is None else max(0.0, deadline - time.monotonic()))
     return wait_result(record, exited)
+
+
+async def _callbacks_settled(proc: _engine.Process, timeout: Optional[float]) -> None:
+    """dispatcher.settle without blocking the loop: an internal completion
+    of the process's watcher (if it has one left to run) resolves a future."""
+    loop = asyncio.get_running_loop()
+    settled: asyncio.Future[None] = loop.create_future()
+
+    def resolve() -> None:
+        if not settled.done():
+            settled.set_result(None)
+
+    def completed(_result: ExecutionResult) -> None:
+        try:
+            loop.call_soon_threadsafe(resolve)
+        except RuntimeError:  # the loop was closed meanwhile: nobody is waiting
+            pass
+
+    if not dispatcher.in_dispatcher() and dispatcher.add_completion(proc, completed):
+        await asyncio.wait({settled}, timeout=timeout)
 
 
 async def read_from_process_async(pid: int, timeout: Optional[float] = None, max_lines: Optional[int] = None,

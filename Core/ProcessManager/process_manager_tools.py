@@ -13,6 +13,7 @@ import psutil
 
 from ._agent import EXIT_DRAIN, wait_result, wait_target
 from ._command import BadArgument, check_timeout
+from ._dispatch import dispatcher
 from ._lookup import check_pid, failure, managed
 from ._procstat import read_status
 from ._registry import ProcessRecord, Registry, default_registry, find, find_default
@@ -304,9 +305,12 @@ def wait_for_process(pid: int, timeout: Optional[float] = None, *,
         return target
     record, seconds = target
     proc = record.process
+    deadline = None if seconds is None else time.monotonic() + seconds
     exited = proc.wait(seconds)
     if exited:
         proc.wait_eof(EXIT_DRAIN)  # output still in flight
+        # Its callbacks have seen all of it (and on_complete has run) on return.
+        dispatcher.settle(proc, None if deadline is None else max(0.0, deadline - time.monotonic()))
     return wait_result(record, exited)
 
 
