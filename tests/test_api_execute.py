@@ -15,7 +15,8 @@ import pytest
 
 from Core.ProcessManager import (CommandFailedError, CommandStartError, CommandTimeoutError,
                                  ExecutionMode, ExecutionResult, execute_command,
-                                 get_active_processes, get_process_output_info, kill_processes_by_name)
+                                 get_active_processes, get_default_executor, get_process_output_info,
+                                 kill_processes_by_name)
 
 
 def test_blocking_result_fields() -> None:
@@ -27,6 +28,25 @@ def test_blocking_result_fields() -> None:
     assert r.error == "exit status 3" and not r.timed_out and r.signal is None
     ok = execute_command("true")
     assert ok.success and ok.return_code == 0 and ok.error is None
+
+
+@pytest.mark.parametrize("command", [
+    ["/bin/true"], "echo out; echo err >&2; exit 3", ["sh", "-c", "kill -TERM $$"], ("printf", "a\\nb"),
+    ["pm-no-such-command-xyz"], "pm-no-such-command-xyz", "", [], 123, ["echo", None], "echo \0",
+])
+def test_the_plain_call_and_the_general_path_agree(command: object) -> None:
+    """execute_command(command) with every other argument at its default
+    takes a short cut; a timeout far away sends it the general way.  Both
+    give the same result, and both leave a record."""
+    plain = execute_command(command)
+    general = execute_command(command, timeout=1000.0)
+    fields = ("success", "command", "return_code", "stdout", "stderr", "mode", "error", "timed_out",
+              "signal", "finished", "errno", "stdout_dropped", "stderr_dropped")
+    assert [getattr(plain, f) for f in fields] == [getattr(general, f) for f in fields]
+    assert (plain.pid is None) == (general.pid is None)
+    if plain.pid is not None:
+        known = get_default_executor().get_processes()
+        assert plain.pid in known and general.pid in known
 
 
 def test_mode_accepts_plain_strings() -> None:

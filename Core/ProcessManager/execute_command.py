@@ -97,6 +97,10 @@ def _wait_exit(proc: _engine.Process, timeout: Optional[float]) -> bool:
         raise
 
 
+# The engine's spawn arguments of a plain blocking run (see CommandExecutor._run_plain).
+_PLAIN_SPAWN: dict[str, Any] = {"growing": True, "waited": True}
+
+
 class CommandExecutor:
     """Starts commands and keeps a record of each; instances are separate
     registries.  The module-level functions use one default executor.
@@ -229,6 +233,13 @@ class CommandExecutor:
         wait_for_process / read_from_process / finished_since_last_look
         follow it from there.
         """
+        # The usual call, execute_command(command), takes a short cut.
+        if (mode is ExecutionMode.BLOCKING and cwd is None and env is None and timeout is None
+                and input_data is None and on_output is None and on_error is None and on_complete is None
+                and shell is None and extra_env is None and encoding is DEFAULT_ENCODING and detach is False
+                and buffer_size is None and pty is False and background_after is None and limits is None
+                and clean_env is None and self._policy is None and not self.clean_env and not self._feed.enabled):
+            return self._run_plain(command)
         try:
             after = check_timeout(background_after, "background_after")
         except BadArgument as exc:
@@ -243,6 +254,49 @@ class CommandExecutor:
         if launch is not None:  # the modes that return at once
             return launch
         return self._finish_blocking(record, watcher, check_timeout(timeout), after)
+
+    def _run_plain(self, command: Any) -> ExecutionResult:
+        """execute_command(command) with every other argument at its
+        default: the same result as _start + _finish_blocking, through a
+        third of their code (run cold between two spawns, each line costs)."""
+        blocking = ExecutionMode.BLOCKING
+        try:
+            argv, display, via_shell = prepare_command(command, None)
+        except ValueError as exc:
+            return ExecutionResult(success=False, command=_display(command), mode=blocking, error=str(exc))
+        started = self._spawn(argv, display, blocking, None, None, _PLAIN_SPAWN)
+        if isinstance(started, ExecutionResult):
+            return started
+        record = self._register(started, display, blocking, DEFAULT_ENCODING, via_shell)
+        return self._finish_blocking(record, None, None)
+
+    def _spawn(self, argv: tuple[bytes, ...], display: str, exec_mode: ExecutionMode, cwd_bytes: Optional[bytes],
+               watcher: Optional[Watcher], spawn_kwargs: dict[str, Any]) -> _engine.Process | ExecutionResult:
+        """The engine's spawn, or the failed result that says why not."""
+        t0 = time.monotonic()
+        try:
+            if watcher is not None:
+                return dispatcher.spawn(watcher, argv, **spawn_kwargs)
+            return _engine.spawn(argv, **spawn_kwargs)
+        except (ValueError, TypeError) as exc:  # limits the engine refused
+            return ExecutionResult(success=False, command=display, mode=exec_mode, error=str(exc))
+        except OSError as exc:  # SpawnError, or EMFILE/ENOMEM from the pipes
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("spawn failed for %s: %s", self._logged(display), exc)
+            return ExecutionResult(success=False, command=display, mode=exec_mode,
+                                   error=spawn_error_message(exc, argv, cwd_bytes),
+                                   execution_time=time.monotonic() - t0, errno=exc.errno)
+
+    def _register(self, proc: _engine.Process, display: str, exec_mode: ExecutionMode, encoding: str,
+                  via_shell: bool, stdin_piped: bool = False, use_pty: bool = False,
+                  detach: bool = False) -> ProcessRecord:
+        record = ProcessRecord(pid=proc.pid, command=display, mode=exec_mode, process=proc,
+                               start_time=time.time(), encoding=encoding, detached=bool(detach),
+                               via_shell=via_shell, stdin_piped=stdin_piped, pty=use_pty)
+        self._registry.add(record)
+        if log.isEnabledFor(logging.DEBUG):  # str(mode) is its value
+            log.debug("started pid %d (%s): %s", proc.pid, exec_mode, self._logged(display))
+        return record
 
     async def execute_command_async(
         self,
@@ -403,29 +457,13 @@ class CommandExecutor:
             completions: list[ResultCallback] = [c for c in (completion, slot) if c is not None]
             watcher = Watcher(encoding, on_output, on_error, on_complete,
                               result_maker(display, exec_mode, seconds, encoding, via_shell), completions)
-        t0 = time.monotonic()
-        try:
-            if watcher is not None:
-                proc = dispatcher.spawn(watcher, argv, **spawn_kwargs)
-            else:
-                proc = _engine.spawn(argv, **spawn_kwargs)
-        except (ValueError, TypeError) as exc:  # limits the engine refused
-            return ExecutionResult(success=False, command=display, mode=exec_mode, error=str(exc))
-        except OSError as exc:  # SpawnError, or EMFILE/ENOMEM from the pipes
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("spawn failed for %s: %s", self._logged(display), exc)
-            return ExecutionResult(success=False, command=display, mode=exec_mode,
-                                   error=spawn_error_message(exc, argv, cwd_bytes),
-                                   execution_time=time.monotonic() - t0, errno=exc.errno)
-        record = ProcessRecord(pid=proc.pid, command=display, mode=exec_mode, process=proc,
-                               start_time=time.time(), encoding=encoding, detached=bool(detach),
-                               via_shell=via_shell, stdin_piped=stdin_piped,
-                               pty=use_pty)
-        self._registry.add(record)
+        started = self._spawn(argv, display, exec_mode, cwd_bytes, watcher, spawn_kwargs)
+        if isinstance(started, ExecutionResult):
+            return started
+        proc = started
+        record = self._register(proc, display, exec_mode, encoding, via_shell, stdin_piped, use_pty, detach)
         if slot is not None:
             slot.bind(record)
-        if log.isEnabledFor(logging.DEBUG):  # str(mode) is its value
-            log.debug("started pid %d (%s): %s", proc.pid, exec_mode, self._logged(display))
         if data is not None:
             try:
                 proc.write(data)
@@ -441,7 +479,7 @@ class CommandExecutor:
         if exec_mode is ExecutionMode.BLOCKING:
             return record, watcher, None  # its caller waits and makes the result
         launch = ExecutionResult(success=True, command=display, pid=proc.pid, mode=exec_mode,
-                                 execution_time=time.monotonic() - t0, finished=False)
+                                 execution_time=time.monotonic() - proc.start_time, finished=False)
         return record, watcher, launch
 
     def _finish_blocking(self, record: ProcessRecord, watcher: Optional[Watcher],
