@@ -512,7 +512,7 @@ def spawn(argv, *, env=None, cwd=None, int stdin=PM_DEVNULL, int stdout=PM_PIPE,
                 raise ValueError("env items must look like b'NAME=value'")
             if item.startswith(b"PATH="):
                 path = item[5:]
-    else:
+    elif b"/" not in args[0]:  # only a bare name is searched (and os.environb is slow)
         path = os.environb.get(b"PATH")
     cdef bytes cwd_b = _checked_bytes(cwd, "cwd") if cwd is not None else None
     if stdin < 0 and stdin != PM_PIPE and stdin != PM_DEVNULL:
