@@ -3,10 +3,13 @@ the same fields, types and values as psutil gives for the same process."""
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import psutil
+import pytest
 
 from Core.ProcessManager import ExecutionMode, execute_command, get_process_status, kill_process, \
     read_from_process, wait_for_process, write_to_process
@@ -69,3 +72,21 @@ def test_finished_managed_process_is_not_read_from_proc() -> None:
     wait_for_process(pid, timeout=10)
     st = get_process_status(pid)
     assert st is not None and st["status"] == "exited" and st["return_code"] == 0
+
+
+def test_read_small_files_reads_the_first_4_kib_of_each(tmp_path: Path) -> None:
+    from Core.ProcessManager import _engine
+    files = {"empty": b"", "small": b"12 (x) S 1\n", "big": bytes(range(256)) * 20}
+    paths = []
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(os.fsencode(tmp_path / name))
+    assert _engine.read_small_files(tuple(paths)) == (b"", files["small"], files["big"][:4096])
+    missing = os.fsencode(tmp_path / "missing")
+    with pytest.raises(FileNotFoundError) as info:
+        _engine.read_small_files((paths[1], missing))
+    assert info.value.filename == os.fsdecode(missing)
+    with pytest.raises(ValueError):
+        _engine.read_small_files(tuple(paths) * 2)
+    with pytest.raises(TypeError):
+        _engine.read_small_files(("/proc/self/stat",))  # type: ignore[arg-type]

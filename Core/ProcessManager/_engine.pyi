@@ -203,5 +203,9 @@ class Ring:
     @property
     def capacity(self) -> int: ...
 
+def read_small_files(paths: tuple[bytes, ...]) -> tuple[bytes, ...]:
+    """The first 4 KiB of each of up to four files (/proc/<pid>/stat...),
+    the GIL let go once.  Raises OSError naming the file that failed."""
+
 def stats() -> dict[str, int]:
     """Engine counters: live processes, reactor running, spawns."""

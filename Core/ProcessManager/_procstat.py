@@ -1,7 +1,7 @@
 """Status of a managed process read straight from /proc (Linux).
 
 get_process_status for the processes we started reads /proc/<pid>/stat
-and /proc/<pid>/statm (one open and one read each, parsed here) instead of
+and /proc/<pid>/statm (in one call of the engine, parsed here) instead of
 going through psutil, which costs several times more per process.  What
 does not change while the process runs (its start time; its cmdline, unless
 it execs) is kept between calls.  The shapes are psutil's: ``os_status`` is
@@ -21,9 +21,10 @@ from typing import Any, Callable, NamedTuple, Optional
 
 import psutil
 
+from . import _engine
+
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-_O_FLAGS = os.O_RDONLY | os.O_CLOEXEC
 
 # /proc/<pid>/stat's state letter -> psutil's status string (its STATUS_*
 # constants are these plain strings; psutil._pslinux maps the letters so).
@@ -70,14 +71,6 @@ class _MemoryType:
 _memory_type = _MemoryType()
 
 
-def _read(path: str) -> bytes:
-    fd = os.open(path, _O_FLAGS)
-    try:
-        return os.read(fd, 4096)
-    finally:
-        os.close(fd)
-
-
 def _parse_cmdline(data: bytes) -> list[str]:
     """As psutil does: NUL-separated, or space-separated when a process
     rewrote its title without NULs."""
@@ -93,13 +86,12 @@ def _parse_cmdline(data: bytes) -> list[str]:
 class _Memo:
     """What stays the same between two status reads of one process."""
 
-    __slots__ = ("owner", "stat_path", "statm_path", "start_ticks", "create_time", "comm", "name",
+    __slots__ = ("owner", "paths", "start_ticks", "create_time", "comm", "name",
                  "cmdline", "cpu_ticks", "cpu_at")
 
     def __init__(self, owner: object, pid: int) -> None:
         self.owner = owner
-        self.stat_path = f"/proc/{pid}/stat"
-        self.statm_path = f"/proc/{pid}/statm"
+        self.paths = (b"/proc/%d/stat" % pid, b"/proc/%d/statm" % pid)
         self.start_ticks = -1
         self.create_time = 0.0
         self.comm = b""
@@ -118,7 +110,7 @@ class _Memo:
     def remember_cmdline(self, pid: int, comm: bytes) -> None:
         """Read the cmdline (again: comm changed, so the process exec'd)."""
         self.comm = comm
-        self.cmdline = _parse_cmdline(_read(f"/proc/{pid}/cmdline"))
+        self.cmdline = _parse_cmdline(_engine.read_small_files((b"/proc/%d/cmdline" % pid,))[0])
         # comm is cut at 15 characters: psutil then takes the program's basename.
         name = comm.decode(errors="replace")
         base = os.path.basename(self.cmdline[0]) if self.cmdline else ""
@@ -147,8 +139,8 @@ def read_status(pid: int, owner: object) -> Optional[Status]:
             if len(_memos) >= _MEMO_MAX:
                 _memos.clear()
             _memos[pid] = memo
-    stat = _read(memo.stat_path)
-    statm = _read(memo.statm_path).split()
+    stat, statm_text = _engine.read_small_files(memo.paths)
+    statm = statm_text.split()
     now = time.monotonic()
     comm_end = stat.rindex(b")")
     fields = stat[comm_end + 2:].split()
