@@ -1166,6 +1166,31 @@ fail: {
 }
 }
 
+/* p->lock held (released here), p registered: the child started but cannot
+ * be watched as asked.  Kill and reap it here (the reactor cannot: we hold
+ * the lock), let the reactor drop it, and report err. */
+static int abandon_start(pm_proc *p, pm_spawn_error *e, int err)
+{
+    e->err = err;
+    e->culprit = PM_CULPRIT_SYSTEM;
+    (void)send_signal(p, SIGKILL, true);
+    siginfo_t si;
+    while (waitid(P_PID, (id_t)p->pid, &si, WEXITED) < 0 && errno == EINTR)
+        ;
+    p->reaped = true;
+    p->exit_ns = pm_now_ns();
+    for (int w = 0; w < W_COUNT; w++)
+        unwatch(p, w);
+    pthread_mutex_lock(&eng.lock);
+    p->timeout_at = p->unmute_at = NEVER;
+    heap_remove(p);
+    pthread_mutex_unlock(&eng.lock);
+    pthread_mutex_unlock(&p->lock);
+    kick(p);
+    pm_proc_release(p);
+    return -1;
+}
+
 int pm_start(const pm_start_opts *o, pm_proc **out, pm_spawn_error *e)
 {
     memset(e, 0, sizeof *e);
@@ -1258,8 +1283,13 @@ int pm_start(const pm_start_opts *o, pm_proc **out, pm_spawn_error *e)
             /* A timeout must be on time; the lease can wait for the lazy
              * timer (below): its waiter is on its way. */
             earliest = p->timeout_at < eng.reactor_wakes_at;
+        } else if (p->timeout_at != NEVER) {
+            /* No memory for the deadline: a timeout that cannot be kept
+             * must not be dropped without a word. */
+            pthread_mutex_unlock(&eng.lock);
+            return abandon_start(p, e, ENOMEM);
         } else {
-            p->timeout_at = p->unmute_at = NEVER;
+            p->unmute_at = NEVER; /* no lease: the reactor watches it from now */
             start_muted = false;
         }
     }
@@ -1274,29 +1304,10 @@ int pm_start(const pm_start_opts *o, pm_proc **out, pm_spawn_error *e)
             continue;
         }
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &p->watch[k] };
-        if (epoll_ctl(eng.epfd, EPOLL_CTL_ADD, p->fd[k], &ev) != 0) {
-            /* Out of epoll watches (ENOSPC) or memory: we cannot watch this
-             * child, so it must not run unwatched.  Kill and reap it here
-             * (the reactor cannot: we hold the lock), then let the reactor
-             * drop it. */
-            e->err = errno;
-            e->culprit = PM_CULPRIT_SYSTEM;
-            (void)send_signal(p, SIGKILL, true);
-            siginfo_t si;
-            while (waitid(P_PID, (id_t)p->pid, &si, WEXITED) < 0 && errno == EINTR)
-                ;
-            p->reaped = true;
-            p->exit_ns = pm_now_ns();
-            for (int w = 0; w < W_COUNT; w++)
-                unwatch(p, w);
-            pthread_mutex_lock(&eng.lock);
-            heap_remove(p);
-            pthread_mutex_unlock(&eng.lock);
-            pthread_mutex_unlock(&p->lock);
-            kick(p);
-            pm_proc_release(p);
-            return -1;
-        }
+        /* Out of epoll watches (ENOSPC) or memory: we cannot watch this
+         * child, so it must not run unwatched. */
+        if (epoll_ctl(eng.epfd, EPOLL_CTL_ADD, p->fd[k], &ev) != 0)
+            return abandon_start(p, e, errno);
     }
     pthread_mutex_unlock(&p->lock);
     if (c.gone)
