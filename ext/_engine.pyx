@@ -19,7 +19,6 @@ from pm_engine cimport *
 from pm_ring cimport *
 from pm_spawn cimport *
 
-import math
 import os
 import resource
 import threading
@@ -120,8 +119,14 @@ cdef int64_t _seconds_to_ns(object seconds, str name) except -2:
     """None -> -1; a finite, non-negative number -> nanoseconds."""
     if seconds is None:
         return -1
-    s = float(seconds)
-    if math.isnan(s) or s < 0:
+    cdef double s
+    if type(seconds) is float:
+        s = seconds
+    elif isinstance(seconds, (int, float)) and not isinstance(seconds, bool):
+        s = float(seconds)
+    else:  # float() would take "1" or True
+        raise TypeError(f"{name} must be a number of seconds, not {type(seconds).__name__}")
+    if s != s or s < 0:  # NaN, or negative
         raise ValueError(f"{name} must be a non-negative number of seconds, not {seconds!r}")
     if s > 1e9:
         s = 1e9  # about 31 years: "no deadline" in practice, no overflow

@@ -89,7 +89,7 @@ def test_converse_collects_until_a_line_then_stops(spawn: Spawner) -> None:
 
 def test_converse_checks_its_timeout_before_writing(spawn: Spawner) -> None:
     p = spawn(["cat"], stdin=E.PIPE)
-    for bad in (-1, float("nan"), "soon"):
+    for bad in (-1, float("nan"), "soon", "1", True):
         with pytest.raises((ValueError, TypeError)):
             p.converse(b"never\n", bad)
         with pytest.raises((ValueError, TypeError)):
