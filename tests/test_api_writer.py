@@ -155,3 +155,22 @@ def test_communicate_paths_agree(style: str) -> None:
         kill_process(pid, force=True)
     ended = talk("late\n", 10)
     assert not ended["success"] and ended["bytes_written"] == 0 and "closed" in ended["error"]
+
+
+def test_a_character_cut_by_the_timeout_is_left_for_read_from_process() -> None:
+    # "é" is two bytes in UTF-8; the reply stops between them until the next line of input.
+    script = ("import sys, os\nsys.stdin.readline()\nos.write(1, b'x\\xc3')\n"
+              "sys.stdin.readline()\nos.write(1, b'\\xa9\\n')\n")
+    r = execute_command([sys.executable, "-c", script], mode=ExecutionMode.INTERACTIVE)
+    try:
+        cut = communicate_with_process(r.pid, "go\n", timeout=0.3)
+        assert cut["timed_out"] and cut["response"] == "x"
+        write_to_process(r.pid, "more\n")
+        rest = ""
+        while "\n" not in rest:
+            got = read_from_process(r.pid, timeout=10)
+            assert got["success"], got
+            rest += got["stdout"]
+        assert rest == "é\n"
+    finally:
+        kill_process(r.pid, force=True)

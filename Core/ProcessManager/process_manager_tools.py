@@ -251,18 +251,21 @@ def _response(record: ProcessRecord, written: int, seconds: Optional[float],
     """communicate_with_process's result from converse's ``reply``; moves
     the read cursors past the response."""
     out, out_at, err, err_at, eof, timed_out = reply
-    with record.lock:
-        if out_at > record.out_cursor:
-            record.out_cursor = out_at
-        if err_at > record.err_cursor:
-            record.err_cursor = err_at
     encoding = record.encoding
     try:  # strict decoding succeeds when the text is whole, the usual case
         stdout = out.decode(encoding)
         stderr = err.decode(encoding)
     except UnicodeDecodeError:
-        stdout = decode_prefix(out, encoding, eof)[0]
-        stderr = decode_prefix(err, encoding, eof)[0]
+        # A character cut at the end stays for read_from_process to complete.
+        stdout, used = decode_prefix(out, encoding, eof)
+        out_at -= len(out) - used
+        stderr, used = decode_prefix(err, encoding, eof)
+        err_at -= len(err) - used
+    with record.lock:
+        if out_at > record.out_cursor:
+            record.out_cursor = out_at
+        if err_at > record.err_cursor:
+            record.err_cursor = err_at
     if pattern is not None and not matched:
         error: Optional[str] = f"pattern {pattern.pattern!r} not seen" + (
             f" within {seconds:g} s" if timed_out and seconds is not None else " before end of output")

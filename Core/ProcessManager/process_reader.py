@@ -12,6 +12,7 @@ overwrote before it was read is reported as ``dropped``.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Optional, Union
 
 from . import _engine
@@ -77,34 +78,22 @@ def read_record(record: ProcessRecord, timeout: Optional[float] = 0.0, max_lines
                 strip_ansi: bool = False, cursor: Optional[str] = None) -> dict[str, Any]:
     proc = record.process
     out_off, err_off = offset if offset is not None else cursor_offsets(record, cursor)
-    out_end = proc.stream_info(_engine.OUT)[0]
-    err_end = proc.stream_info(_engine.ERR)[0]
-    if (timeout is None or timeout > 0) and out_end <= out_off and err_end <= err_off:
-        proc.wait_output(out_off, err_off, timeout)
-    texts: dict[int, str] = {}
-    ends: dict[int, int] = {}
-    missed_total = 0
-    lines = 0
-    omitted = 0
-    for stream, start in ((_engine.OUT, out_off), (_engine.ERR, err_off)):
-        eof = proc.stream_info(stream)[3]  # before the read: then data is all there is
-        data, first, missed = proc.read(stream, start)
-        missed_total += missed
-        whole = len(data)
-        data = _cut_lines(data, max_lines)
-        final = eof and len(data) == whole
-        if strip_ansi and not final:
-            data = data[:ansi_hold_back(data)]  # an escape sequence cut in two waits for its end
-        # A character split at the end stays for the next read, unless no more can come.
-        text, used = decode_prefix(data, record.encoding, final=final and len(data) == whole)
-        if strip_ansi:
-            text = _strip_ansi(text)
-        if max_bytes is not None:
-            text, cut = head_tail(text, max_bytes, record.encoding)
-            omitted += cut
-        texts[stream] = text
-        ends[stream] = first + used
-        lines += data[:used].count(b"\n")
+    waits = timeout is None or timeout > 0
+    deadline = None if timeout is None else time.monotonic() + timeout
+    # Wait for output past these: the cursor, then (when all that is new is
+    # a cut character or escape sequence, held back) past what was seen.
+    past_out, past_err = out_off, err_off
+    while True:
+        if (waits and proc.stream_info(_engine.OUT)[0] <= past_out
+                and proc.stream_info(_engine.ERR)[0] <= past_err):
+            proc.wait_output(past_out, past_err,
+                             None if deadline is None else max(0.0, deadline - time.monotonic()))
+        texts, ends, seen, missed_total, lines, omitted = _read_streams(
+            proc, record.encoding, out_off, err_off, max_lines, max_bytes, strip_ansi)
+        if (texts[_engine.OUT] or texts[_engine.ERR] or not waits or seen == (past_out, past_err)
+                or (deadline is not None and time.monotonic() >= deadline)):
+            break
+        past_out, past_err = seen
     _move_cursor(record, cursor, ends[_engine.OUT], ends[_engine.ERR])
     out_info = proc.stream_info(_engine.OUT)
     err_info = proc.stream_info(_engine.ERR)
@@ -127,6 +116,40 @@ def read_record(record: ProcessRecord, timeout: Optional[float] = 0.0, max_lines
         "return_code": proc.returncode,
         "error": None,
     }
+
+
+def _read_streams(proc: _engine.Process, encoding: str, out_off: int, err_off: int,
+                  max_lines: Optional[int], max_bytes: Optional[int], strip_ansi: bool
+                  ) -> tuple[dict[int, str], dict[int, int], tuple[int, int], int, int, int]:
+    """read_record's reads: (texts, ends: where the next read starts, the
+    offsets up to which bytes were seen, missed, lines, omitted)."""
+    texts: dict[int, str] = {}
+    ends: dict[int, int] = {}
+    seen: dict[int, int] = {}
+    missed_total = 0
+    lines = 0
+    omitted = 0
+    for stream, start in ((_engine.OUT, out_off), (_engine.ERR, err_off)):
+        eof = proc.stream_info(stream)[3]  # before the read: then data is all there is
+        data, first, missed = proc.read(stream, start)
+        missed_total += missed
+        whole = len(data)
+        data = _cut_lines(data, max_lines)
+        final = eof and len(data) == whole
+        if strip_ansi and not final:
+            data = data[:ansi_hold_back(data)]  # an escape sequence cut in two waits for its end
+        # A character split at the end stays for the next read, unless no more can come.
+        text, used = decode_prefix(data, encoding, final=final and len(data) == whole)
+        if strip_ansi:
+            text = _strip_ansi(text)
+        if max_bytes is not None:
+            text, cut = head_tail(text, max_bytes, encoding)
+            omitted += cut
+        texts[stream] = text
+        ends[stream] = first + used
+        seen[stream] = first + whole
+        lines += data[:used].count(b"\n")
+    return texts, ends, (seen[_engine.OUT], seen[_engine.ERR]), missed_total, lines, omitted
 
 
 def read_from_process(pid: int, timeout: Optional[float] = 0.0, max_lines: Optional[int] = None,
