@@ -164,6 +164,10 @@ cdef int _raise_write_error(int rc) except -1:
     raise OSError(-rc, strerror(-rc).decode())
 
 
+cdef inline bint _has_newline(bytes data):
+    return memchr(PyBytes_AS_STRING(data), b'\n', len(data)) != NULL
+
+
 cdef class _Waiting:
     """A wait with the GIL released, in slices on the main thread so that
     signal handlers (Ctrl-C) run in between."""
@@ -392,11 +396,20 @@ cdef class Process:
         cdef bint ok = self._send(data, o, e)
         if not ok:
             ok = self._wait_for(PM_WAIT_OUTPUT, o, e, _Waiting(timeout))
+        out, err, eof = self._take(&o, &e)
+        return ok, out, o, err, e, eof
+
+    cdef tuple _take(self, uint64_t *out_off, uint64_t *err_off):
+        """(out, err, eof) for exchange and converse: all that each stream
+        holds past *out_off / *err_off, which move past it; eof: both
+        streams had reached EOF before the reads."""
         # EOF first: if it was already there, the reads below get everything.
         cdef bint eof = self._info(PM_OUT).eof and self._info(PM_ERR).eof
-        out = self._read_past(PM_OUT, o, -1, &o)
-        err = self._read_past(PM_ERR, e, -1, &e)
-        return ok, out, o + len(out), err, e + len(err), eof
+        out = self._read_past(PM_OUT, out_off[0], -1, out_off)
+        out_off[0] += len(out)
+        err = self._read_past(PM_ERR, err_off[0], -1, err_off)
+        err_off[0] += len(err)
+        return out, err, eof
 
     def converse(self, data, timeout=None):
         """Write ``data`` (bytes, or None), then collect the response: what
@@ -415,22 +428,16 @@ cdef class Process:
         cdef bint eof
         cdef bytes out = b""
         cdef bytes err = b""
-        cdef bytes chunk
+        cdef bytes more_out, more_err
         while True:
             if not ok:
                 if w is None:
                     w = _Waiting(timeout)
                 ok = not w.expired() and self._wait_for(PM_WAIT_OUTPUT, o, e, w)
-            # EOF first: if it was already there, the reads below get everything.
-            eof = self._info(PM_OUT).eof and self._info(PM_ERR).eof
-            chunk = self._read_past(PM_OUT, o, -1, &o)
-            o += len(chunk)
-            line = line or memchr(PyBytes_AS_STRING(chunk), b'\n', len(chunk)) != NULL
-            out = chunk if not out else out + chunk
-            chunk = self._read_past(PM_ERR, e, -1, &e)
-            e += len(chunk)
-            line = line or memchr(PyBytes_AS_STRING(chunk), b'\n', len(chunk)) != NULL
-            err = chunk if not err else err + chunk
+            more_out, more_err, eof = self._take(&o, &e)
+            line = line or _has_newline(more_out) or _has_newline(more_err)
+            out = more_out if not out else out + more_out
+            err = more_err if not err else err + more_err
             if line or eof:
                 return out, o, err, e, eof, False
             if not ok:
