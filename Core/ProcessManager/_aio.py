@@ -26,6 +26,7 @@ import weakref
 from typing import Callable, Optional
 
 from . import _engine
+from ._command import time_left
 
 log = logging.getLogger("Core.ProcessManager")
 
@@ -148,7 +149,7 @@ class LoopChannel:
 def _wait_in_thread(proc: _engine.Process, predicate: Predicate, timeout: Optional[float]) -> bool:
     deadline = None if timeout is None else time.monotonic() + timeout
     while not predicate():
-        left = None if deadline is None else deadline - time.monotonic()
+        left = time_left(deadline)
         if left is not None and left <= 0:
             return False
         out_end = proc.stream_info(_engine.OUT)[0]

@@ -8,6 +8,7 @@ import math
 import os
 import re
 import shlex
+import time
 from collections.abc import Mapping, Sequence
 from typing import Optional, Union
 
@@ -154,6 +155,12 @@ def build_env(env: object, extra_env: object, clean: bool = False) -> Optional[l
                                   "(empty or containing '=')")
             merged[k] = _arg_bytes(value, f"{what}[{os.fsdecode(k)!r}]")
     return [k + b"=" + v for k, v in merged.items()]
+
+
+def time_left(deadline: Optional[float]) -> Optional[float]:
+    """Seconds until ``deadline`` (a time.monotonic() value), never below
+    0; None when there is no deadline."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 def check_timeout(timeout: object, what: str = "timeout") -> Optional[float]:

@@ -25,7 +25,7 @@ from typing import Any, Optional, Pattern, Sequence, Union
 
 from . import _engine
 from ._agent import ExpectBuffer, agent_state
-from ._command import BadArgument, check_timeout
+from ._command import BadArgument, check_timeout, time_left
 from ._lookup import failure, managed
 from ._registry import ProcessRecord, Registry
 
@@ -187,7 +187,7 @@ def expect(pid: int, patterns: Patterns, timeout: Optional[float] = 30.0, stream
             if result is not None:
                 return result
             offset = buf.offset
-            left = None if deadline is None else deadline - time.monotonic()
+            left = time_left(deadline)
             if left is not None and left <= 0:
                 return timeout_result(record, buf, seconds)
         if stream_id == _engine.OUT:

@@ -19,7 +19,7 @@ from typing import Any, Optional
 
 from . import _aio, _engine
 from ._agent import EXIT_DRAIN, wait_result, wait_target
-from ._command import BadArgument, check_timeout
+from ._command import BadArgument, check_timeout, time_left
 from ._dispatch import dispatcher
 from ._lookup import failure, managed
 from ._registry import Registry
@@ -43,7 +43,7 @@ async def wait_for_process_async(pid: int, timeout: Optional[float] = None, *,
     exited = await _aio.wait(proc, lambda: proc.exited, seconds)
     if exited:
         await _aio.wait(proc, lambda: _aio._all_eof(proc), EXIT_DRAIN)
-        await _callbacks_settled(proc, None if deadline is None else max(0.0, deadline - time.monotonic()))
+        await _callbacks_settled(proc, time_left(deadline))
     return wait_result(record, exited)
 
 
@@ -116,7 +116,7 @@ async def expect_async(pid: int, patterns: Patterns, timeout: Optional[float] = 
                 if result is not None:
                     return result
                 offset = buf.offset
-                left = None if deadline is None else deadline - time.monotonic()
+                left = time_left(deadline)
                 if left is not None and left <= 0:
                     return timeout_result(record, buf, seconds)
             if sub is None:

@@ -12,7 +12,7 @@ from typing import Any, Optional, Pattern, Union
 import psutil
 
 from ._agent import EXIT_DRAIN, wait_result, wait_target
-from ._command import BadArgument, check_timeout
+from ._command import BadArgument, check_timeout, time_left
 from ._dispatch import dispatcher
 from ._lookup import check_pid, failure, managed
 from ._procstat import read_status
@@ -239,7 +239,7 @@ def _converse_until(record: ProcessRecord, payload: bytes, seconds: Optional[flo
             break  # a complete line, and nothing more within settle
         if eof:
             break
-        left = None if deadline is None else deadline - time.monotonic()
+        left = time_left(deadline)
         if left is not None and left <= 0:
             return False, (out, out_at, err, err_at, eof, True)
     return False, (out, out_at, err, err_at, eof, False)
@@ -313,7 +313,7 @@ def wait_for_process(pid: int, timeout: Optional[float] = None, *,
     if exited:
         proc.wait_eof(EXIT_DRAIN)  # output still in flight
         # Its callbacks have seen all of it (and on_complete has run) on return.
-        dispatcher.settle(proc, None if deadline is None else max(0.0, deadline - time.monotonic()))
+        dispatcher.settle(proc, time_left(deadline))
     return wait_result(record, exited)
 
 

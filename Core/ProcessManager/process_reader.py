@@ -17,7 +17,7 @@ from typing import Any, Optional, Union
 
 from . import _engine
 from ._agent import agent_state
-from ._command import BadArgument, check_timeout
+from ._command import BadArgument, check_timeout, time_left
 from ._lookup import failure, managed
 from ._registry import ProcessRecord, Registry
 from ._text import decode_prefix
@@ -86,8 +86,7 @@ def read_record(record: ProcessRecord, timeout: Optional[float] = 0.0, max_lines
     while True:
         if (waits and proc.stream_info(_engine.OUT)[0] <= past_out
                 and proc.stream_info(_engine.ERR)[0] <= past_err):
-            proc.wait_output(past_out, past_err,
-                             None if deadline is None else max(0.0, deadline - time.monotonic()))
+            proc.wait_output(past_out, past_err, time_left(deadline))
         texts, ends, seen, missed_total, lines, omitted = _read_streams(
             proc, record.encoding, out_off, err_off, max_lines, max_bytes, strip_ansi)
         if (texts[_engine.OUT] or texts[_engine.ERR] or not waits or seen == (past_out, past_err)
